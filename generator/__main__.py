@@ -1,0 +1,5 @@
+"""`python -m generator` runs the qgen command line."""
+
+from .cli import main
+
+main()

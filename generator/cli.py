@@ -1,0 +1,86 @@
+"""The `qgen` command line: parses options and calls the library; nothing else lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import QgenError, __version__
+
+
+def _fail(message: str, code: int = 2):
+    click.echo(f"qgen: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qgen")
+def main():
+    """qgen: a distinct, equally hard exam variant for every student, with a worked key.
+
+    \b
+    Typical use:
+      qgen papers exams/cs60010-ct2                 # example roster, PDFs in output/cs60010-ct2/
+      qgen papers exams/cs60010-ct2 --roster class.csv --seed 7
+      qgen families                                 # the question families and their parameters
+    """
+
+
+@main.command()
+@click.argument("exam_dir", type=click.Path(path_type=Path))
+@click.option("--roster", type=click.Path(path_type=Path), help="CSV with an id column and a name column "
+              "[default: EXAM_DIR/roster.csv].")
+@click.option("--seed", type=int, help="Master seed [default: `seed` in exam.toml].")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: output/<exam folder name>].")
+@click.option("--tex-only", is_flag=True, help="Write .tex files and the answers without running TeX.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="TeX processes at a time [default: all cores].")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+def papers(exam_dir, roster, seed, out, tex_only, jobs, quiet):
+    """Generate every student's question paper and solution key for EXAM_DIR."""
+    from .pipeline import generate
+    from .spec import load_exam, load_roster
+
+    say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    try:
+        exam = load_exam(exam_dir)
+        students = load_roster(roster or exam.folder / "roster.csv")
+        out = out or Path("output") / exam.folder.resolve().name
+        master = seed if seed is not None else exam.seed
+        say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
+        result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(), log=say)
+    except QgenError as exc:
+        _fail(str(exc))
+    for f in result.failures:
+        click.echo(f"qgen: error: {f.kind} of {f.key}: {f.message}: {f.detail}", err=True)
+    if not tex_only:
+        say(f"wrote {len(result.written)} PDFs to {out}/papers and {out}/keys")
+    if result.failures:
+        _fail(f"{len(result.failures)} document(s) failed; the others are written", 1)
+
+
+@main.command()
+def families():
+    """List the question families with their parameters, parts and constraints."""
+    from .family import registry
+
+    for fam in registry().values():
+        spec = fam.spec
+        click.echo(f"{spec.name}  ({spec.points} points)  {spec.title}")
+        click.echo("  parameters:")
+        for name, meaning in spec.params.items():
+            click.echo(f"    {name}: {meaning}")
+        click.echo("  parts:")
+        for part in spec.parts:
+            click.echo(f"    {('(' + part.label + ')') if part.label else '-'} {part.points} pt  {part.asks}")
+        if spec.constraints:
+            click.echo("  constraints (exam.toml [slot.constraints], defaults):")
+            for key, value in spec.constraints.items():
+                click.echo(f"    {key} = {value!r}")
+        click.echo("")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Question families, one folder each; `generator.family.registry()` discovers them."""

@@ -1,0 +1,108 @@
+"""Q2 of the seed paper: forward and backward pass through a 2-2-1 ReLU network.
+
+Convention (DESIGN.md): `w[i][j]` = w_{i+1, j+1} joins input x_{i+1} to hidden unit j+1,
+`a_j = sum_i w_ij x_i`, `h = ReLU(a)`, `f = h_1 + h_2`. Fairness: exactly the configured
+number of dead hidden units (one, as in the original) and no pre-activation equal to 0,
+where ReLU has no derivative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from generator.family import CheckError, Family, Part, integers, sample_until
+
+FAMILY = Family(
+    name="relu_net_backprop",
+    title="Forward and backward pass through a two-input ReLU network",
+    parts=(
+        Part("a", 2, "forward pass: a1, a2, h1, h2"),
+        Part("b", 4, "chain rule: df/dh1, df/dh2, df/da1, df/da2"),
+        Part("c", 2, "df/dw11, df/dw12, df/dw21, df/dw22"),
+        Part("d", 2, "df/dx1, df/dx2"),
+    ),
+    params={"x": "input [x1, x2]", "w": "weights [[w11, w12], [w21, w22]]; w_ij joins x_i to hidden unit j"},
+    answers=("a", "h", "f", "df_dh", "df_da", "df_dw", "df_dx"),
+    constraints={
+        "input_range": [1, 9],       # inclusive; inputs are integers
+        "weight_range": [-4, 4],     # inclusive; weights are nonzero integers
+        "dead_units": 1,             # hidden units with a < 0 (the original has one)
+    },
+    given=("f",),                    # the diagram shows f, as the seed's figure did
+)
+
+
+def _preactivations(x, w):
+    return [w[0][j] * x[0] + w[1][j] * x[1] for j in range(2)]
+
+
+def sample(rng: np.random.Generator, constraints: dict) -> dict:
+    xlo, xhi = constraints["input_range"]
+    wlo, whi = constraints["weight_range"]
+    dead = constraints["dead_units"]
+
+    def draw(r):
+        return {"x": integers(r, xlo, xhi, 2), "w": integers(r, wlo, whi, (2, 2), nonzero=True)}
+
+    return sample_until(rng, draw, [
+        ("no pre-activation equals 0", lambda p: all(v != 0 for v in _preactivations(p["x"], p["w"]))),
+        (f"dead_units = {dead}", lambda p: sum(v < 0 for v in _preactivations(p["x"], p["w"])) == dead),
+    ], family=FAMILY.name)
+
+
+def solve(params: dict) -> dict:
+    """Exact forward pass and chain rule with sympy matrices."""
+    x = sp.Matrix(params["x"])             # 2x1
+    W = sp.Matrix(params["w"])             # W[i, j] = w_ij
+    a = W.T * x
+    if any(v == 0 for v in a):
+        raise ValueError(f"pre-activation a = {list(a)} has a 0, where ReLU has no derivative")
+    h = a.applyfunc(lambda v: sp.Max(0, v))
+    f = sum(h)
+    df_dh = sp.Matrix([sp.diff(sp.Symbol("h1") + sp.Symbol("h2"), s) for s in sp.symbols("h1 h2")])
+    relu_grad = a.applyfunc(sp.Heaviside)          # dh_j/da_j; a_j != 0 so this is 0 or 1
+    df_da = df_dh.multiply_elementwise(relu_grad)
+    df_dw = x * df_da.T                            # df/dw_ij = x_i * df/da_j
+    df_dx = W * df_da                              # df/dx_i = sum_j w_ij * df/da_j
+    return {
+        "a": list(a), "h": list(h), "f": f,
+        "df_dh": list(df_dh), "df_da": list(df_da),
+        "df_dw": df_dw.tolist(), "df_dx": list(df_dx),
+        "relu_grad": list(relu_grad),
+    }
+
+
+def _forward(x: np.ndarray, w: np.ndarray) -> float:
+    return float(np.maximum(0.0, w.T @ x).sum())
+
+
+def check(params: dict, answers: dict) -> None:
+    """Recompute in floating point; every derivative by central finite differences."""
+    x = np.array(params["x"], dtype=float)
+    w = np.array(params["w"], dtype=float)
+    eps = 1e-6
+
+    def close(name, got, want):
+        got_f = np.array(got, dtype=float)
+        if got_f.shape != np.shape(want) or not np.allclose(got_f, want, atol=1e-6):
+            raise CheckError(f"{FAMILY.name}: {name} = {got} but the numeric path gives {np.round(want, 6).tolist()}")
+
+    a = w.T @ x
+    close("a", answers["a"], a)
+    close("h", answers["h"], np.maximum(0, a))
+    close("f", answers["f"], _forward(x, w))
+
+    def central(fn, v):
+        g = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            up, down = v.copy(), v.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            g[idx] = (fn(up) - fn(down)) / (2 * eps)
+        return g
+
+    close("df_dh", answers["df_dh"], central(lambda hv: hv.sum(), np.maximum(0, a)))
+    close("df_da", answers["df_da"], central(lambda av: np.maximum(0, av).sum(), a))
+    close("df_dw", answers["df_dw"], central(lambda wv: _forward(x, wv), w))
+    close("df_dx", answers["df_dx"], central(lambda xv: _forward(xv, w), x))

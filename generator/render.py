@@ -1,0 +1,153 @@
+"""The one Jinja environment for LaTeX, its filters, and paper/key assembly.
+
+Delimiters are LaTeX-friendly (`\\BLOCK{}`, `\\VAR{}`, `\\#{}`, `%#` line comments), undefined
+names are errors, and `finalize` escapes every plain string (roster names included) so that
+text never runs as TeX. Values that already are LaTeX are marked `NoEscape`; sympy values
+become `sympy.latex`. Templates only read values: formatting lives in the filters below.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+import sympy as sp
+from pylatex.utils import NoEscape, escape_latex
+
+from . import QgenError
+from .family import FAMILIES_DIR, LoadedFamily
+
+PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def to_latex(value: Any) -> str:
+    """LaTeX for one value, escaping anything that is plain text."""
+    if isinstance(value, NoEscape):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Fraction):
+        return sp.latex(sp.Rational(value.numerator, value.denominator))
+    if isinstance(value, sp.Basic):
+        return sp.latex(value)
+    if isinstance(value, str):
+        return escape_latex(value)
+    if value is None:
+        raise QgenError("a template printed a missing value (None)")
+    raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")
+
+
+def marks(points: int) -> NoEscape:
+    """`3` -> `3 points`, `1` -> `1 point`."""
+    return NoEscape(f"{points} point{'' if points == 1 else 's'}")
+
+
+def paren(value: Any) -> NoEscape:
+    """A number ready to multiply: negatives and fractions in parentheses."""
+    text = to_latex(value)
+    needs = text.startswith("-") or "frac" in text
+    return NoEscape(f"({text})" if needs else text)
+
+
+def vs_zero(value: Any) -> NoEscape:
+    """`-3` -> `-3 < 0`, `19` -> `19 > 0`, `0` -> `0`."""
+    v = sp.sympify(value)
+    rel = "" if v == 0 else (" < 0" if v < 0 else " > 0")
+    return NoEscape(to_latex(value) + rel)
+
+
+def thousands(value: Any) -> NoEscape:
+    """An integer with thin-space thousands separators: 3088878 -> 3\\,088\\,878."""
+    n = int(value)
+    return NoEscape(f"{n:,}".replace(",", "\\,"))
+
+
+def latex(value: Any) -> NoEscape:
+    """Mark a value as LaTeX already (for text a family wrote as LaTeX)."""
+    return NoEscape(str(value))
+
+
+FILTERS = {"marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex,
+           "tex": lambda v: NoEscape(to_latex(v))}
+
+
+class _Loader(jinja2.FileSystemLoader):
+    """FileSystemLoader that reports the file a template came from in errors."""
+
+
+def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=_Loader([str(p) for p in search_path]),
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string=r"\#{", comment_end_string="}",
+        line_comment_prefix="%#",
+        trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=to_latex,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _template_error(exc: Exception, name: str, search_path: list[Path]) -> QgenError:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = exc.filename or name
+        return QgenError(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return QgenError(f"template {exc.name} not found in {', '.join(map(str, search_path))}")
+    # Undefined names and other runtime errors: find the template line from the traceback.
+    tb = exc.__traceback__
+    where = name
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    message = exc.message if isinstance(exc, jinja2.UndefinedError) else str(exc)
+    return QgenError(f"{where}: {message}")
+
+
+class Renderer:
+    """Renders slot bodies (family templates) and whole documents (the shells)."""
+
+    def __init__(self, shell_dirs: Iterable[Path] = ()):
+        self.search_path = [*map(Path, shell_dirs), PROJECT_TEMPLATES, FAMILIES_DIR]
+        self.env = make_env(self.search_path)
+        self._cache: dict[str, jinja2.Template] = {}
+
+    def template(self, name: str) -> jinja2.Template:
+        if name not in self._cache:
+            try:
+                self._cache[name] = self.env.get_template(name)
+            except Exception as exc:  # syntax errors, missing files
+                raise _template_error(exc, name, self.search_path) from None
+        return self._cache[name]
+
+    def render(self, name: str, **context) -> str:
+        template = self.template(name)
+        try:
+            return template.render(**context)
+        except QgenError:
+            raise
+        except Exception as exc:
+            raise _template_error(exc, template.filename or name, self.search_path) from None
+
+    def slot(self, family: LoadedFamily, kind: str, params: dict, answers: dict, part_points: dict) -> NoEscape:
+        """A family's question or solution body. The question sees only params and `given`."""
+        context: dict[str, Any] = {"p": params, "pts": part_points,
+                                   "given": {k: answers[k] for k in family.spec.given}}
+        if kind == "solution":
+            context["a"] = answers
+        return NoEscape(self.render(family.template(kind), **context))
+
+    def document(self, kind: str, exam: dict, students: list[dict], families: list[LoadedFamily]) -> str:
+        """`kind` is "paper" or "key"; `students` are ready contexts (see pipeline.student_context)."""
+        preambles = [f.template("preamble") for f in families if f.has_preamble]
+        return self.render(f"{kind}.tex.j2", exam=exam, students=students, family_preambles=preambles)
