@@ -54,6 +54,7 @@ class Job:
     kind: str               # "paper" or "key"
     tex: str                # one document holding every member, in order
     members: list[Member]
+    engine: str = "pdflatex"
 
 
 @dataclass
@@ -99,11 +100,12 @@ def log_errors(log: str, limit: int = 6) -> str:
     return " | ".join(picked) or "TeX stopped without an error message (see the .log)"
 
 
-def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = TIMEOUT_S) -> Path:
+def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = TIMEOUT_S,
+            engine: str = ENGINE) -> Path:
     """Typeset `source` in `workdir` (PASSES runs); returns the PDF path or raises TexError."""
     tex = workdir / f"{jobname}.tex"
     tex.write_text(source, encoding="utf-8")
-    cmd = [ENGINE, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+    cmd = [engine, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
            "-no-shell-escape", f"-jobname={jobname}", tex.name]
     for _ in range(PASSES):
         try:
@@ -112,11 +114,11 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
         except subprocess.TimeoutExpired:
             raise TexError(f"TeX did not finish within {timeout:.0f} s") from None
         except FileNotFoundError:
-            raise TexError(f"{ENGINE} not found; run `make papers` (it installs TeX) or use --tex-only") from None
+            raise TexError(f"{engine} not found; run `make papers` (it installs TeX) or use --tex-only") from None
         if proc.returncode != 0:
             log_path = workdir / f"{jobname}.log"
             log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-            raise TexError(f"{ENGINE} failed", log_errors(log))
+            raise TexError(f"{engine} failed", log_errors(log))
     return workdir / f"{jobname}.pdf"
 
 
@@ -163,7 +165,7 @@ def _run_job(job: Job, scratch: Path) -> Result:
     with tempfile.TemporaryDirectory(dir=scratch, prefix="job-") as work:
         work = Path(work)
         try:
-            pdf = run_tex(job.tex, work)
+            pdf = run_tex(job.tex, work, engine=job.engine)
             if len(job.members) == 1:
                 atomic_write_bytes(job.members[0].out, pdf.read_bytes())
                 result.written.append(job.members[0].out)
@@ -177,7 +179,7 @@ def _run_job(job: Job, scratch: Path) -> Result:
                 return result
     # The batch failed: typeset its students one by one to keep the good ones and name the bad.
     for m in job.members:
-        single = Job(f"{job.kind} {m.key}", job.kind, m.single_tex(), [m])
+        single = Job(f"{job.kind} {m.key}", job.kind, m.single_tex(), [m], job.engine)
         sub = _run_job(single, scratch)
         result.written += sub.written
         result.failures += sub.failures

@@ -7,9 +7,11 @@ temporary name and renamed, so an interrupted run never leaves a half-written fi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +21,7 @@ import sympy as sp
 
 from . import QgenError, __version__
 from .compile import Job, Member, Result, atomic_write_bytes, run_jobs
+from .fonts import engine_for, require_engine
 from .family import CheckError, LoadedFamily
 from .render import Renderer
 from .seeding import rng_for
@@ -224,35 +227,130 @@ class Documents:
             q["slots"].append(slot)
         return {"id": v.student.id, "name": v.student.name, "questions": list(questions.values())}
 
-    def render(self, kind: str, variants: list[Variant]) -> str:
+    def render(self, kind: str, variants: list[Variant], engine: str = "pdflatex") -> str:
         return self.renderer.document(kind, self.header(), [self.student_context(v, kind) for v in variants],
-                                      self.exam.families)
+                                      self.exam.families, engine)
 
 
 KINDS = (("paper", "papers"), ("key", "keys"))
+STAMP = ".qgen-batch.json"
+CACHE = ".cache"
+
+
+def batch_stamp(exam: Exam, students: list[Student], seed: int) -> dict:
+    """What identifies a batch: the exam, the seed and the roster (ids and names, in order)."""
+    roster = hashlib.sha256(json.dumps([[s.id, s.name] for s in students]).encode()).hexdigest()
+    return {"exam": exam.id, "master_seed": seed, "roster_sha256": roster, "students": len(students)}
+
+
+def claim_output(out: Path, stamp: dict, force: bool) -> None:
+    """Refuse a folder holding another batch (other exam, seed or roster) unless forced.
+
+    With force, the previous batch's files go first, so two batches never mix in one folder.
+    """
+    path = out / STAMP
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        if old == stamp:
+            return
+        if not force:
+            what = [k for k in ("exam", "master_seed", "roster_sha256") if old.get(k) != stamp[k]]
+            said = {"exam": f"exam {old.get('exam')}", "master_seed": f"seed {old.get('master_seed')}",
+                    "roster_sha256": f"another roster ({old.get('students')} students)"}
+            raise QgenError(f"{out}: holds a batch made with {', '.join(said[w] for w in what)}; "
+                            "use another --out, or --force to replace it")
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise QgenError(f"{out}: not empty and not a qgen output folder; use another --out, or --force")
+    if force:
+        for name in ("papers", "keys", "tex"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("answers.json", "answers.csv", "manifest.json"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(stamp, indent=1) + "\n")
+
+
+def _place(cached: Path, target: Path) -> None:
+    """Put a cached PDF at its target name atomically (a hard link when the disk allows)."""
+    tmp = target.with_name(f".{target.name}.link")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(cached, tmp)
+    except OSError:
+        shutil.copyfile(cached, tmp)
+    os.replace(tmp, target)
 
 
 def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_only: bool = False,
-             workers: int | None = None, chunk: int = 50, renderer: Renderer | None = None,
+             workers: int | None = None, chunk: int = 50, renderer: Renderer | None = None, force: bool = False,
              log: Callable[[str], None] = lambda s: None) -> Result:
-    """Write tex/, answers.json, answers.csv and (unless tex_only) papers/ and keys/ PDFs."""
+    """Write tex/, answers.json, answers.csv and (unless tex_only) papers/ and keys/ PDFs.
+
+    Everything is validated and planned before the first write. A PDF whose source did not
+    change since an earlier run (even one killed half-way) is reused from the cache, not
+    recompiled; a PDF whose source changed is removed before it is rebuilt, so a failure
+    never leaves a stale one behind.
+    """
     variants = plan(exam, students, seed)
     docs = Documents(exam, renderer or Renderer([exam.folder / "templates"]))
-    out.mkdir(parents=True, exist_ok=True)
+    engines = {v.student.id: engine_for(v.student) for v in variants}
+    if not tex_only:
+        for v in variants:
+            require_engine(engines[v.student.id], v.student)
+    claim_output(out, batch_stamp(exam, students, seed), force)
     atomic_write_text(out / "answers.json", json.dumps(answers_document(exam, seed, variants), indent=1,
                                                        ensure_ascii=False) + "\n")
     atomic_write_text(out / "answers.csv", answers_csv(variants))
+    digests: dict[tuple[str, str], str] = {}
     for kind, folder in KINDS:
         for v in variants:
-            atomic_write_text(out / "tex" / folder / f"{v.student.id}.tex", docs.render(kind, [v]))
+            engine = engines[v.student.id]
+            tex = docs.render(kind, [v], engine)
+            atomic_write_text(out / "tex" / folder / f"{v.student.id}.tex", tex)
+            digests[kind, v.student.id] = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
     log(f"wrote answers.json, answers.csv and {2 * len(variants)} .tex files for {len(variants)} papers")
     if tex_only:
         return Result()
-    jobs = []
+
+    cache = out / CACHE
+    cache.mkdir(exist_ok=True)
+    todo: dict[tuple[str, str], list[Variant]] = {}
+    reused = 0
     for kind, folder in KINDS:
-        for start in range(0, len(variants), chunk):
-            group = variants[start:start + chunk]
-            members = [Member(v.student.id, out / folder / f"{v.student.id}.pdf",
-                              (lambda v=v, kind=kind: docs.render(kind, [v]))) for v in group]
-            jobs.append(Job(f"{folder} {start + 1}-{start + len(group)}", kind, docs.render(kind, group), members))
-    return run_jobs(jobs, workers or os.cpu_count() or 1, out / ".work")
+        for v in variants:
+            cached = cache / f"{digests[kind, v.student.id]}.pdf"
+            target = out / folder / f"{v.student.id}.pdf"
+            if cached.exists():
+                _place(cached, target)
+                reused += 1
+            else:
+                target.unlink(missing_ok=True)
+                todo.setdefault((kind, engines[v.student.id]), []).append(v)
+    if reused:
+        log(f"reused {reused} unchanged PDFs")
+    jobs = []
+    for (kind, engine), group_all in todo.items():
+        folder = dict(KINDS)[kind]
+        for start in range(0, len(group_all), chunk):
+            group = group_all[start:start + chunk]
+            members = [Member(v.student.id, cache / f"{digests[kind, v.student.id]}.pdf",
+                              (lambda v=v, kind=kind, engine=engine: docs.render(kind, [v], engine))) for v in group]
+            jobs.append(Job(f"{folder} {start + 1}-{start + len(group)}", kind,
+                            docs.render(kind, group, engine), members, engine))
+    result = run_jobs(jobs, workers or os.cpu_count() or 1, out / ".work")
+    for (kind, sid), digest in digests.items():
+        cached = cache / f"{digest}.pdf"
+        if cached.exists():
+            _place(cached, out / dict(KINDS)[kind] / f"{sid}.pdf")
+    # Keep the cache to what this batch uses.
+    wanted = {f"{d}.pdf" for d in digests.values()}
+    for stale in cache.glob("*.pdf"):
+        if stale.name not in wanted:
+            stale.unlink(missing_ok=True)
+    result.written = [out / dict(KINDS)[k] / f"{sid}.pdf" for (k, sid) in digests
+                      if (out / dict(KINDS)[k] / f"{sid}.pdf").exists()]
+    return result

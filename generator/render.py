@@ -18,6 +18,7 @@ from pylatex.utils import NoEscape, escape_latex
 
 from . import QgenError
 from .family import FAMILIES_DIR, LoadedFamily
+from .fonts import FALLBACK_FONTS, is_rtl
 
 PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -71,7 +72,13 @@ def latex(value: Any) -> NoEscape:
     return NoEscape(str(value))
 
 
-FILTERS = {"marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex,
+def person(value: str) -> NoEscape:
+    """A roster name: escaped, and set right-to-left when written in such a script."""
+    text = escape_latex(value)
+    return NoEscape(f"{{\\textdir TRT {text}}}" if is_rtl(value) else text)
+
+
+FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex,
            "tex": lambda v: NoEscape(to_latex(v))}
 
 
@@ -147,7 +154,9 @@ class Renderer:
             context["a"] = answers
         return NoEscape(self.render(family.template(kind), **context))
 
-    def document(self, kind: str, exam: dict, students: list[dict], families: list[LoadedFamily]) -> str:
-        """`kind` is "paper" or "key"; `students` are ready contexts (see pipeline.student_context)."""
+    def document(self, kind: str, exam: dict, students: list[dict], families: list[LoadedFamily],
+                 engine: str = "pdflatex") -> str:
+        """`kind` is "paper" or "key"; `students` are ready contexts (see pipeline.Documents)."""
         preambles = [f.template("preamble") for f in families if f.has_preamble]
-        return self.render(f"{kind}.tex.j2", exam=exam, students=students, family_preambles=preambles)
+        return self.render(f"{kind}.tex.j2", exam=exam, students=students, family_preambles=preambles,
+                           unicode_engine=engine != "pdflatex", fallback_fonts=FALLBACK_FONTS)
