@@ -1,0 +1,217 @@
+"""Q1(b) of the seed paper: output sizes and multiplication count of a depthwise separable convolution.
+
+Conventions (DESIGN.md): padding is applied in the depthwise step only; multiplications are
+counted per output position, products with padded zeros included, so the depthwise step costs
+K·K·C·Ho·Wo and the pointwise step C·N·Ho·Wo, with Ho = floor((H + 2P - K)/S) + 1.
+Fairness: the filter tiles the padded image exactly (no floor to argue about), the output size
+differs from the input size (199 vs 200 in the original) and the total stays in a set range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from numpy.lib.stride_tricks import sliding_window_view
+
+from generator.family import CheckError, ConstraintError, Family, Part, sample_until
+
+FAMILY = Family(
+    name="depthwise_separable_conv",
+    title="Output sizes and multiplications of a depthwise separable convolution",
+    parts=(Part("", 3, "output size after the depthwise and pointwise steps; total multiplications"),),
+    params={
+        "height": "image height H",
+        "width": "image width W",
+        "channels": "input channels C",
+        "kernel": "depthwise filter size K (K x K)",
+        "stride": "stride S of the depthwise step",
+        "padding": "zero padding P of the depthwise step (the pointwise step has none)",
+        "out_channels": "output channels N of the pointwise step",
+    },
+    answers=("depthwise_output_shape", "pointwise_output_shape",
+             "depthwise_mults", "pointwise_mults", "total_mults"),
+    constraints={
+        "height_range": [28, 512],            # inclusive
+        "width_range": [28, 512],             # inclusive
+        "square_probability": 0.5,            # chance that W = H (the original is square)
+        "channels_choices": [1, 3, 4],        # grey, RGB, RGBA
+        "kernel_range": [2, 7],               # inclusive
+        "stride_choices": [1, 2],
+        "padding_range": [0, 3],              # inclusive; also P < K
+        "out_channels_range": [4, 128],       # inclusive
+        "total_mults_range": [100_000, 100_000_000],   # inclusive
+    },
+)
+
+# Symbols of the formulas; solve() substitutes the student's values into them.
+_H, _W, _C, _K, _S, _N = sp.symbols("H W C K S N", integer=True, positive=True)
+_P = sp.Symbol("P", integer=True, nonnegative=True)
+_HO, _WO = sp.symbols("H_o W_o", integer=True, positive=True)
+
+
+def _out_size(n: sp.Expr) -> sp.Expr:
+    return sp.floor((n + 2 * _P - _K) / _S) + 1
+
+
+_DEPTHWISE = _K * _K * _C * _HO * _WO     # K*K products per output value, Ho*Wo*C values
+_POINTWISE = _C * _N * _HO * _WO          # C products per output value, Ho*Wo*N values
+
+
+def _total(p: dict) -> int:
+    ho = (p["height"] + 2 * p["padding"] - p["kernel"]) // p["stride"] + 1
+    wo = (p["width"] + 2 * p["padding"] - p["kernel"]) // p["stride"] + 1
+    return ho * wo * p["channels"] * (p["kernel"] ** 2 + p["out_channels"])
+
+
+def _pick(rng: np.random.Generator, choices: tuple, name: str) -> int:
+    if not choices:
+        raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' is empty")
+    return int(choices[rng.integers(len(choices))])
+
+
+def _between(rng: np.random.Generator, lo: int, hi: int) -> int:
+    # rng.integers directly: a hopeless constraint costs 20,000 draws, so each must be cheap.
+    return int(rng.integers(lo, hi + 1))
+
+
+def sample(rng: np.random.Generator, constraints: dict) -> dict:
+    hlo, hhi = constraints["height_range"]
+    wlo, whi = constraints["width_range"]
+    square = float(constraints["square_probability"])
+    channels = tuple(constraints["channels_choices"])
+    klo, khi = constraints["kernel_range"]
+    strides = tuple(constraints["stride_choices"])
+    plo, phi = constraints["padding_range"]
+    nlo, nhi = constraints["out_channels_range"]
+    tlo, thi = constraints["total_mults_range"]
+    # An empty range would otherwise surface as a nameless error from the first draw.
+    for name in ("height_range", "width_range", "kernel_range", "padding_range",
+                 "out_channels_range", "total_mults_range"):
+        lo, hi = constraints[name]
+        if lo > hi:
+            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = [{lo}, {hi}] is empty")
+    for name, choices in (("channels_choices", channels), ("stride_choices", strides)):
+        if any(v < 1 for v in choices):
+            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = {list(choices)} must be positive")
+
+    def draw(r):
+        height = _between(r, hlo, hhi)
+        # A square draw keeps W = H; it must still respect width_range (checked by a rule).
+        width = height if r.random() < square else _between(r, wlo, whi)
+        return {
+            "height": height,
+            "width": width,
+            "channels": _pick(r, channels, "channels_choices"),
+            "kernel": _between(r, klo, khi),
+            "stride": _pick(r, strides, "stride_choices"),
+            "padding": _between(r, plo, phi),
+            "out_channels": _between(r, nlo, nhi),
+        }
+
+    def span(p, key):
+        return p[key] + 2 * p["padding"] - p["kernel"]
+
+    return sample_until(rng, draw, [
+        ("width_range", lambda p: wlo <= p["width"] <= whi),
+        ("padding < kernel", lambda p: p["padding"] < p["kernel"]),
+        ("kernel fits the padded image", lambda p: span(p, "height") >= 0 and span(p, "width") >= 0),
+        ("output size is a whole number",
+         lambda p: span(p, "height") % p["stride"] == 0 and span(p, "width") % p["stride"] == 0),
+        ("output size differs from input size",
+         lambda p: span(p, "height") // p["stride"] + 1 != p["height"]
+         and span(p, "width") // p["stride"] + 1 != p["width"]),
+        ("total_mults_range", lambda p: tlo <= _total(p) <= thi),
+    ], family=FAMILY.name)
+
+
+def solve(params: dict) -> dict:
+    """Output sizes from the convolution formula, then the two products, exactly in sympy."""
+    # xreplace with sympy Integers evaluates the formulas directly (subs is ~100x slower here).
+    values = {_H: params["height"], _W: params["width"], _C: params["channels"], _K: params["kernel"],
+              _S: params["stride"], _P: params["padding"], _N: params["out_channels"]}
+    values = {sym: sp.Integer(v) for sym, v in values.items()}
+    ho = _out_size(_H).xreplace(values)
+    wo = _out_size(_W).xreplace(values)
+    sizes = {**values, _HO: ho, _WO: wo}
+    depthwise = _DEPTHWISE.xreplace(sizes)
+    pointwise = _POINTWISE.xreplace(sizes)
+    c, n = sp.Integer(params["channels"]), sp.Integer(params["out_channels"])
+    return {
+        "depthwise_output_shape": [ho, wo, c],
+        "pointwise_output_shape": [ho, wo, n],
+        "depthwise_mults": depthwise,
+        "pointwise_mults": pointwise,
+        "total_mults": depthwise + pointwise,
+        # For the worked key: H + 2P - K and W + 2P - K, the numerators of the size formula.
+        "height_span": (_H + 2 * _P - _K).xreplace(values),
+        "width_span": (_W + 2 * _P - _K).xreplace(values),
+    }
+
+
+def check(params: dict, answers: dict) -> None:
+    """Run a real depthwise then pointwise convolution in numpy, counting its multiplications.
+
+    The count comes from the arrays actually multiplied: in the depthwise step each of the K·K
+    filter taps multiplies a whole strided slice of the padded image (padded zeros included);
+    the pointwise step is a matrix product (N x C)(C x positions), which multiplies
+    N·C·positions pairs. One output value is recomputed by a direct sum as a spot check.
+    """
+    h, w, c = params["height"], params["width"], params["channels"]
+    k, s, pad, n = params["kernel"], params["stride"], params["padding"], params["out_channels"]
+    # Small integers held in float32: fast, and every sum below is exact (far below 2**24).
+    rng = np.random.default_rng([h, w, c, k, s, pad, n])      # deterministic per variant
+    image = rng.integers(-3, 4, (c, h, w), dtype=np.int8).astype(np.float32)   # channel-first
+    depth_filters = rng.integers(-3, 4, (c, k, k), dtype=np.int8).astype(np.float32)
+    point_filters = rng.integers(-3, 4, (n, c), dtype=np.int8).astype(np.float32)
+    spot_y, spot_x = int(rng.integers(0, 1 << 30)), int(rng.integers(0, 1 << 30))
+
+    # Depthwise: pad (this step only), then one K x K filter per channel, tap by tap.
+    padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))
+    ho = (padded.shape[1] - k) // s + 1
+    wo = (padded.shape[2] - k) // s + 1
+    depth_out = np.zeros((c, ho, wo), dtype=np.float32)
+    product = np.empty_like(depth_out)
+    depth_mults = 0
+    for i in range(k):
+        for j in range(k):
+            window = padded[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
+            np.multiply(window, depth_filters[:, i, j, None, None], out=product)
+            depth_mults += window.size
+            depth_out += product
+
+    # Pointwise: 1 x 1 x C filters, stride 1, no padding. Done in blocks of output rows into
+    # one reused buffer: a whole 512 x 512 x 128 output would cost more in memory traffic than
+    # all the arithmetic. Every output value is still computed; the shape is summed over blocks.
+    y, x = spot_y % ho, spot_x % wo
+    block = max(1, 16384 // wo)
+    buffer = np.empty((n, block * wo), dtype=np.float32)
+    point_rows, point_mults, spot = 0, 0, None
+    for top in range(0, ho, block):
+        columns = depth_out[:, top:top + block, :].reshape(c, -1)     # (C, rows * Wo)
+        out = buffer[:, :columns.shape[1]]
+        # einsum, not matmul: single-threaded (BLAS threads thrash on a busy machine) and
+        # fast for a tiny inner dimension C, where sgemm is slow.
+        np.einsum("nc,cm->nm", point_filters, columns, out=out)
+        point_mults += point_filters.shape[0] * point_filters.shape[1] * columns.shape[1]   # n x c x m
+        point_rows += columns.shape[1] // wo
+        if top <= y < top + block:
+            spot = out[:, (y - top) * wo + x].copy()
+    point_shape = [point_rows, wo, buffer.shape[0]]
+
+    patch = sliding_window_view(padded, (k, k), axis=(1, 2))[:, y * s, x * s]   # (C, K, K)
+    direct = point_filters @ (patch * depth_filters).sum(axis=(1, 2))
+    if spot is None or not np.array_equal(spot, direct):
+        raise CheckError(f"{FAMILY.name}: numpy convolution disagrees with the direct sum at ({y}, {x})")
+
+    got = {
+        "depthwise_output_shape": [depth_out.shape[1], depth_out.shape[2], depth_out.shape[0]],
+        "pointwise_output_shape": point_shape,
+        "depthwise_mults": depth_mults,
+        "pointwise_mults": point_mults,
+        "total_mults": depth_mults + point_mults,
+    }
+    for key, want in got.items():
+        have = answers[key]
+        have = [int(v) for v in have] if isinstance(want, list) else int(have)
+        if have != want:
+            raise CheckError(f"{FAMILY.name}: {key} = {answers[key]} but the numpy convolution gives {want}")

@@ -1,0 +1,282 @@
+"""Q3 of the seed paper: the gradient through a skip connection.
+
+Convention (DESIGN.md): Network-A `f = ReLU(W2 * ReLU(W1 * x))`, Network-B adds the input to the
+output, `g = f + x`; no biases, 1-D input. Given `g(x) = value`, the student finds every such x,
+Network-A's output there, and `df/dx`, `dg/dx = df/dx + 1` by the chain rule.
+
+`g` is piecewise linear with its only kink at x = 0, so `g(x) = value` has at most one solution
+on each side of 0. Fairness: the configured number of solutions (two, as in the original, where one
+solution has a dead ReLU and the other does not), integer solutions, none at x = 0, and ReLU
+differentiable wherever the chain rule needs it.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from generator.family import CheckError, ConstraintError, Family, Part, integers, sample_until
+
+FAMILY = Family(
+    name="skip_connection_gradient",
+    title="Gradient through a skip connection (two one-unit ReLU networks)",
+    parts=(
+        Part("a", 1, "given g(x) of Network-B, find x and Network-A's output f there"),
+        Part("b", 3, "chain rule: df/dx and dg/dx at each such x"),
+        Part("c", 1, "bonus: compare the gradients; why skip connections help"),
+    ),
+    params={"w1": "weight W1 (input to hidden unit)", "w2": "weight W2 (hidden unit to output)",
+            "g": "the output g of Network-B that the student is given"},
+    answers=("solutions",),
+    constraints={
+        "weight_range": [-5, 5],     # inclusive; weights are nonzero integers
+        "g_range": [1, 30],          # inclusive; the given value of g is an integer
+        "solution_count": 2,         # real solutions of g(x) = value (the original has two)
+        "integer_solutions": True,   # every solution x is an integer
+    },
+)
+
+_X = sp.Symbol("x", real=True)
+
+
+def _relu(z):
+    # Piecewise rather than Max: sympy's `solve` drops solutions of Max equations (DESIGN.md).
+    return sp.Piecewise((z, z > 0), (0, True))
+
+
+# --- sampling: exact rational arithmetic, fast enough for rejection sampling -------------------
+
+@lru_cache(maxsize=4096)
+def _exact_solutions(w1: int, w2: int, g: int) -> tuple[Fraction, ...] | None:
+    """All real x with g(x) = value, sorted; None when there are infinitely many."""
+    found = [Fraction(0)] if g == 0 else []          # g(0) = 0
+    for side in (1, -1):                             # the half-line side * x > 0
+        first = w1 * side > 0                        # first ReLU active there
+        second = first and w2 * w1 * side > 0        # second ReLU active there
+        slope = 1 + (w1 * w2 if second else 0)       # g = slope * x on this half-line
+        if slope == 0:
+            if g == 0:
+                return None
+            continue
+        x = Fraction(g, slope)
+        if x * side > 0:
+            found.append(x)
+    return tuple(sorted(found))
+
+
+def _differentiable(w1: int, w2: int, x: Fraction) -> bool:
+    """ReLU has a derivative wherever the chain rule needs one at x.
+
+    a2 = 0 is harmless when h1 = 0 (then h1, a2 and f are 0 on a neighbourhood of x, as at the
+    original's x = 10); a1 = 0 or a2 = 0 with h1 > 0 is not.
+    """
+    a1 = w1 * x
+    return a1 != 0 and (a1 < 0 or w2 * a1 != 0)
+
+
+def _rules(constraints: dict) -> list:
+    count = constraints["solution_count"]
+
+    def sols(p):
+        return _exact_solutions(p["w1"], p["w2"], p["g"])
+
+    rules = [
+        ("finitely many solutions", lambda p: sols(p) is not None),
+        ("no solution at x = 0", lambda p: 0 not in sols(p)),
+        (f"solution_count = {count}", lambda p: len(sols(p)) == count),
+        ("ReLU differentiable at every solution",
+         lambda p: all(_differentiable(p["w1"], p["w2"], x) for x in sols(p))),
+    ]
+    if constraints["integer_solutions"]:
+        rules.append(("integer_solutions", lambda p: all(x.denominator == 1 for x in sols(p))))
+    return rules
+
+
+def sample(rng: np.random.Generator, constraints: dict) -> dict:
+    c = {**FAMILY.constraints, **constraints}
+    wlo, whi = c["weight_range"]
+    glo, ghi = c["g_range"]
+    if c["solution_count"] not in (1, 2):
+        # g is linear on each side of its only kink, so at most 2 isolated solutions; 0 is no question.
+        raise ConstraintError(f"family {FAMILY.name}: constraint 'solution_count = {c['solution_count']}' "
+                              "cannot be met: g(x) = value has 1 or 2 isolated solutions in a fair variant")
+
+    def draw(r):
+        return {"w1": integers(r, wlo, whi, nonzero=True), "w2": integers(r, wlo, whi, nonzero=True),
+                "g": integers(r, glo, ghi)}
+
+    return sample_until(rng, draw, _rules(c), family=FAMILY.name)
+
+
+# --- solving: sympy, exact ---------------------------------------------------------------------
+
+def _case(w1, w2, value, positive: bool) -> dict:
+    """One side of the kink: the ReLUs resolved by the sign of x, then the linear equation."""
+    xs = sp.Symbol("x", positive=True) if positive else sp.Symbol("x", negative=True)
+    cond = sp.Gt(xs, 0, evaluate=False) if positive else sp.Lt(xs, 0, evaluate=False)
+    a1 = w1 * xs
+    h1 = _relu(a1)                     # the sign assumption on xs resolves the Piecewise
+    a2 = w2 * h1
+    f = _relu(a2)
+    g = f + xs
+    if any(isinstance(e, sp.Piecewise) for e in (h1, f)):
+        raise ValueError(f"case {cond}: a ReLU did not resolve ({h1}, {f})")
+
+    def sign_rel(e):
+        if e == 0:
+            return sp.Integer(0)
+        return sp.Gt(e, 0, evaluate=False) if e.is_positive else sp.Lt(e, 0, evaluate=False)
+
+    slope = sp.diff(g, xs)
+    plain = sp.Symbol("x")             # solve the linear equation without the sign assumption,
+    roots = sp.solve(sp.Eq(g.subs(xs, plain), value), plain)   # then test the sign in the key
+    cond_tex = sp.latex(cond)
+    if slope == 0:
+        if value == 0:
+            raise ValueError(f"g = 0 for every x with {cond_tex}: infinitely many solutions")
+        solution, result = None, r", which is impossible: no solution in this case."
+    else:
+        (x0,) = roots
+        inside = bool(x0 > 0) if positive else bool(x0 < 0)
+        stated = "" if g == xs else rf", so $x = {sp.latex(x0)}$"
+        verdict = "satisfies" if inside else "violates"
+        outcome = "a solution" if inside else "no solution in this case"
+        solution = x0 if inside else None
+        result = rf"{stated}, which {verdict} ${cond_tex}$: {outcome}."
+    return {"cond": cond, "a1_rel": sign_rel(a1), "h1": h1, "a2_rel": sign_rel(a2), "f": f, "g": g,
+            "equation": sp.Eq(g, value, evaluate=False), "result": result, "solution": solution,
+            "f_expr": f, "x_symbol": xs}
+
+
+def _work(w1, w2, x0, case: dict) -> dict:
+    """Forward pass and chain rule at one solution, cross-checked against d/dx of the case's f."""
+    a1 = w1 * x0
+    h1 = sp.Max(0, a1)
+    a2 = w2 * h1
+    f = sp.Max(0, a2)
+    if a1 == 0 or (a2 == 0 and h1 != 0):
+        raise ValueError(f"at x = {x0}: a pre-activation is 0 where ReLU has no derivative")
+    r1 = sp.Integer(1 if a1 > 0 else 0)                        # ReLU'(a1)
+    if a2 == 0:
+        # h1 = 0 on a neighbourhood, so the factor ReLU'(a1) = 0 decides; ReLU'(0) never matters.
+        r2, r2_tex = sp.Integer(0), r"\mathrm{ReLU}'(0)"
+        note = (rf" Here $a_2 = 0$, where ReLU has no derivative, but only because $h_1 = 0$: since $a_1 < 0$"
+                rf" for all $x$ near ${sp.latex(x0)}$, $h_1$, $a_2$ and $f$ stay $0$ there, so"
+                r" $\frac{\partial f}{\partial x} = 0$ whatever value is taken for $\mathrm{ReLU}'(0)$.")
+    else:
+        r2 = sp.Integer(1 if a2 > 0 else 0)
+        r2_tex, note = sp.latex(r2), ""
+    df_dx = r2 * w2 * r1 * w1                                  # chain rule, factor by factor
+    by_diff = sp.diff(case["f_expr"], case["x_symbol"])        # f is linear on this half-line
+    if df_dx != by_diff:
+        raise ValueError(f"at x = {x0}: chain rule gives df/dx = {df_dx}, differentiation {by_diff}")
+    dg_dx = df_dx + 1
+    if r1 == 0:
+        observe = (rf"the first ReLU is inactive ($a_1 = {sp.latex(a1)} < 0$), so no gradient reaches the"
+                   r" input of Network-A, while Network-B still passes the gradient $1$ back along its"
+                   r" identity path.")
+    elif r2 == 0:
+        observe = (rf"the second ReLU is inactive ($a_2 = {sp.latex(a2)} < 0$), so no gradient reaches the"
+                   r" input of Network-A, while Network-B still passes the gradient $1$ back along its"
+                   r" identity path.")
+    else:
+        observe = (rf"both ReLUs are active, so the gradient $W_2 W_1 = {sp.latex(df_dx)}$ reaches the input"
+                   rf" of Network-A too; the skip connection adds $1$ to it: ${sp.latex(df_dx)} + 1 = {sp.latex(dg_dx)}$.")
+    return {"x": x0, "a1": a1, "h1": h1, "a2": a2, "f": f, "r1": r1, "r2": r2_tex,
+            "df_dx": df_dx, "dg_dx": dg_dx, "note": note, "observe": observe}
+
+
+def solve(params: dict) -> dict:
+    """Solve g(x) = value over the reals with solveset, redo it case by case for the key, derive."""
+    w1, w2, value = (sp.Integer(params[k]) for k in ("w1", "w2", "g"))
+    g_expr = _relu(w2 * _relu(w1 * _X)) + _X
+    found = sp.solveset(sp.Eq(g_expr, value), _X, domain=sp.S.Reals)
+    if not (found is sp.S.EmptySet or isinstance(found, sp.FiniteSet)):
+        raise ValueError(f"g(x) = {value} has infinitely many solutions: {found}")
+    xs = sorted(found)          # [] for the empty set
+    if 0 in xs:
+        raise ValueError("g(0) = 0 = the given value: a solution at x = 0, where ReLU has no derivative")
+
+    cases = [_case(w1, w2, value, positive=True), _case(w1, w2, value, positive=False)]
+    by_cases = sorted(c["solution"] for c in cases if c["solution"] is not None)
+    if by_cases != xs:
+        raise ValueError(f"case analysis gives x = {by_cases} but solveset gives {xs}")
+
+    work = [_work(w1, w2, x0, cases[0] if x0 > 0 else cases[1]) for x0 in xs]
+    for w in work:
+        if g_expr.subs(_X, w["x"]) != value or w["f"] + w["x"] != value:
+            raise ValueError(f"x = {w['x']} does not give g = {value}")
+    return {
+        "solutions": [{"x": w["x"], "f": w["f"], "df_dx": w["df_dx"], "dg_dx": w["dg_dx"]} for w in work],
+        "solution_set": sp.FiniteSet(*xs),
+        "cases": [{k: v for k, v in c.items() if k not in ("f_expr", "x_symbol")} for c in cases],
+        "work": work,
+    }
+
+
+# --- checking: floating point, another way ------------------------------------------------------
+
+def _num(v) -> float:
+    """A float from an answer value: sympy number, int, Fraction, or answers.json's "p/q"."""
+    return float(Fraction(v)) if isinstance(v, str) else float(v)
+
+
+def _roots_by_scan(w1: float, w2: float, value: float, half_width: float) -> np.ndarray:
+    """Every root of g(x) - value on [-half_width, half_width] by a dense sign-change scan + bisection."""
+    n = 100_001
+    grid = np.linspace(-half_width, half_width, n)
+    # An irrational fraction of a step keeps grid points off the (rational) roots and off x = 0.
+    grid = grid + (np.sqrt(2) - 1) * (grid[1] - grid[0])
+    h = _g(grid, w1, w2) - value
+    if np.count_nonzero(np.abs(h) < 1e-9) > 1:
+        raise CheckError(f"{FAMILY.name}: g(x) = {value:g} holds on a whole interval (scan)")
+    idx = np.nonzero(np.sign(h[:-1]) != np.sign(h[1:]))[0]
+    lo, hi = grid[idx], grid[idx + 1]
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        left = np.sign(_g(lo, w1, w2) - value) == np.sign(_g(mid, w1, w2) - value)
+        lo, hi = np.where(left, mid, lo), np.where(left, hi, mid)
+    return (lo + hi) / 2
+
+
+def _f(x, w1, w2):
+    return np.maximum(0.0, w2 * np.maximum(0.0, w1 * x))
+
+
+def _g(x, w1, w2):
+    return _f(x, w1, w2) + x
+
+
+def check(params: dict, answers: dict) -> None:
+    """Recompute in floating point: g and f by numpy, derivatives by central differences, and a
+    brute-force scan of a wide interval for every real solution."""
+    w1, w2, value = (float(params[k]) for k in ("w1", "w2", "g"))
+
+    def close(name, got, want, tol=1e-6):
+        if not np.isclose(got, want, rtol=0, atol=tol):
+            raise CheckError(f"{FAMILY.name}: {name} = {got:g} but the numeric path gives {want:.6g}")
+
+    try:
+        sols = [{k: _num(s[k]) for k in ("x", "f", "df_dx", "dg_dx")} for s in answers["solutions"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckError(f"{FAMILY.name}: malformed solutions {answers.get('solutions')!r}: {exc}") from None
+    xs = [s["x"] for s in sols]
+    if xs != sorted(set(xs)):
+        raise CheckError(f"{FAMILY.name}: solutions x = {xs} are not distinct and sorted")
+
+    for s in sols:
+        x = s["x"]
+        eps = 1e-6 * max(1.0, abs(x))
+        close(f"g({x:g})", float(_g(x, w1, w2)), value)
+        close(f"f at x = {x:g}", s["f"], float(_f(x, w1, w2)))
+        close(f"df/dx at x = {x:g}", s["df_dx"], float((_f(x + eps, w1, w2) - _f(x - eps, w1, w2)) / (2 * eps)))
+        close(f"dg/dx at x = {x:g}", s["dg_dx"], float((_g(x + eps, w1, w2) - _g(x - eps, w1, w2)) / (2 * eps)))
+
+    half_width = 100 * (abs(value) + 1 + max([abs(x) for x in xs], default=0))
+    roots = _roots_by_scan(w1, w2, value, half_width)
+    if len(roots) != len(xs) or not np.allclose(roots, xs, rtol=0, atol=1e-6):
+        raise CheckError(f"{FAMILY.name}: a scan of [-{half_width:g}, {half_width:g}] finds g = {value:g} at"
+                         f" x = {np.round(roots, 6).tolist()} but the answer lists x = {xs}")
