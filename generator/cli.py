@@ -37,9 +37,11 @@ def main():
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: output/<exam folder name>].")
 @click.option("--tex-only", is_flag=True, help="Write .tex files and the answers without running TeX.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="TeX processes at a time [default: all cores].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Students per TeX run (a failed run is retried student by student).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds another batch (other seed or roster).")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
-def papers(exam_dir, roster, seed, out, tex_only, jobs, force, quiet):
+def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, quiet):
     """Generate every student's question paper and solution key for EXAM_DIR."""
     from .pipeline import generate
     from .spec import load_exam, load_roster
@@ -52,7 +54,7 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, force, quiet):
         master = seed if seed is not None else exam.seed
         say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
         result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(),
-                          force=force, log=say)
+                          force=force, chunk=batch_size, log=say)
     except QgenError as exc:
         _fail(str(exc))
     for f in result.failures:

@@ -22,7 +22,7 @@ import sympy as sp
 from . import QgenError, __version__
 from .compile import Job, Member, Result, atomic_write_bytes, run_jobs
 from .fonts import engine_for, require_engine
-from .family import CheckError, LoadedFamily
+from .family import CheckError, ConstraintError, LoadedFamily
 from .render import Renderer
 from .seeding import rng_for
 from .spec import ORIGINAL_ID, Exam, Slot, Student
@@ -97,7 +97,10 @@ def _slot_variant(exam: Exam, seed: int, student: Student, slot: Slot, solver: S
         params = slot.original
     else:
         rng = rng_for(seed, exam.id, student.id, slot.name, attempt)
-        params = slot.family.sample(rng, slot.constraints)
+        try:
+            params = slot.family.sample(rng, slot.constraints)
+        except ConstraintError as exc:
+            raise QgenError(f"{exam.path}: slot '{slot.name}': {exc}") from None
     return SlotVariant(slot, params, solver(slot.family, params, who), attempt)
 
 
@@ -150,6 +153,7 @@ def answers_document(exam: Exam, seed: int, variants: list[Variant]) -> dict:
                 "slot": sv.slot.name,
                 "family": sv.slot.family.name,
                 "points": sv.slot.points,
+                **({"bonus_points": sv.slot.bonus_points} if sv.slot.bonus else {}),
                 "params": jsonable(sv.params),
                 "answers": jsonable({k: sv.answers[k] for k in sv.slot.family.spec.answers}),
             } for sv in v.slots],
@@ -219,8 +223,10 @@ class Documents:
                     "solution": self.renderer.slot(fam, "solution", sv.params, sv.answers, sv.slot.part_points),
                 }
             body = self._bodies[key]
-            q = questions.setdefault(sv.slot.question, {"number": sv.slot.question, "points": 0, "slots": []})
+            q = questions.setdefault(sv.slot.question, {"number": sv.slot.question, "points": 0, "bonus": 0,
+                                                        "slots": []})
             q["points"] += sv.slot.points
+            q["bonus"] += sv.slot.bonus_points
             slot = {"part": sv.slot.part, "points": sv.slot.points, "question": body["question"]}
             if kind == "key":   # the paper's context has no solution at all
                 slot["solution"] = body["solution"]

@@ -27,6 +27,8 @@ def to_latex(value: Any) -> str:
     """LaTeX for one value, escaping anything that is plain text."""
     if isinstance(value, NoEscape):
         return value
+    if isinstance(value, jinja2.Undefined):
+        str(value)   # StrictUndefined raises here, naming the missing variable
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -36,7 +38,8 @@ def to_latex(value: Any) -> str:
     if isinstance(value, sp.Basic):
         return sp.latex(value)
     if isinstance(value, str):
-        return escape_latex(value)
+        # The caret and the backtick themselves, not a circumflex accent or an opening quote.
+        return NoEscape(escape_latex(value).replace(r"\^{}", r"\textasciicircum{}").replace("`", r"\textasciigrave{}"))
     if value is None:
         raise QgenError("a template printed a missing value (None)")
     raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")
@@ -74,7 +77,7 @@ def latex(value: Any) -> NoEscape:
 
 def person(value: str) -> NoEscape:
     """A roster name: escaped, and set right-to-left when written in such a script."""
-    text = escape_latex(value)
+    text = to_latex(value)
     return NoEscape(f"{{\\textdir TRT {text}}}" if is_rtl(value) else text)
 
 

@@ -27,7 +27,7 @@ HEADER_KEYS = {
 }
 TOP_KEYS = {"id": str, "seed": int, "header": dict, "slot": list}
 SLOT_KEYS = {"name": str, "question": str, "part": str, "family": str, "points": int,
-             "part_points": dict, "constraints": dict, "original": dict}
+             "part_points": dict, "bonus": list, "constraints": dict, "original": dict}
 SLOT_REQUIRED = ("name", "question", "family", "points", "original")
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -44,6 +44,11 @@ class Slot:
     family: LoadedFamily
     points: int
     part_points: dict[str, int]
+    bonus: tuple[str, ...]      # parts whose points come on top of full marks
+
+    @property
+    def bonus_points(self) -> int:
+        return sum(self.part_points[b] for b in self.bonus)
     constraints: dict[str, Any]
     original: dict[str, Any]
 
@@ -79,7 +84,7 @@ class _Toml:
 
     def line_of(self, key: str, start: int = 0) -> int:
         """1-based line where `key = ` (or `[key]`) first appears at or after line `start`."""
-        pat = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\]|\.)")
+        pat = re.compile(rf"^\s*(\[+\s*([\w-]+\.)*)?[\"']?{re.escape(key)}[\"']?\s*(=|\]|\.)")
         for i in range(max(start - 1, 0), len(self.lines)):
             if pat.match(self.lines[i]):
                 return i + 1
@@ -185,10 +190,17 @@ def load_exam(path: Path | str) -> Exam:
                 if not isinstance(pts, int) or isinstance(pts, bool) or pts < 0:
                     raise doc.fail(pp_line, f"{where}: points of part '{label}' must be a whole number >= 0")
                 part_points[label] = pts
-        if sum(part_points.values()) != raw["points"]:
+        bonus = tuple(raw.get("bonus", ()))
+        for label in bonus:
+            if label not in part_points:
+                raise doc.fail(doc.line_of("bonus", start), f"{where}: bonus part '{label}' is not a part of "
+                                                            f"{fam_name} (parts: {', '.join(part_points)})")
+        counted = sum(v for k, v in part_points.items() if k not in bonus)
+        if counted != raw["points"]:
             raise doc.fail(doc.line_of("points", start),
-                           f"{where}: points = {raw['points']} but its parts add up to {sum(part_points.values())} "
-                           f"({', '.join(f'{k or fam_name}: {v}' for k, v in part_points.items())}); set part_points")
+                           f"{where}: points = {raw['points']} but its parts add up to {counted} "
+                           f"({', '.join(f'{k or fam_name}: {v}' for k, v in part_points.items() if k not in bonus)})"
+                           "; set part_points (or bonus)")
         constraints = dict(fam.spec.constraints)
         c_line = doc.line_of("constraints", start)
         for key, value in raw.get("constraints", {}).items():
@@ -209,7 +221,7 @@ def load_exam(path: Path | str) -> Exam:
                        if unknown else f"missing parameter '{sorted(missing)[0]}'")
             raise doc.fail(o_line, f"{where}: original values: {problem}")
         slots.append(Slot(name=name, question=raw["question"], part=raw.get("part", ""), family=fam,
-                          points=raw["points"], part_points=part_points, constraints=constraints,
+                          points=raw["points"], part_points=part_points, bonus=bonus, constraints=constraints,
                           original=original))
     if not slots:
         raise doc.fail(1, "the exam has no [[slot]]")
@@ -224,7 +236,7 @@ def load_exam(path: Path | str) -> Exam:
                 folder=path.parent, path=path)
 
 
-ID_COLUMNS = ("id", "roll", "roll_no", "roll number", "roll_number", "rollno", "student_id", "student id")
+ID_COLUMNS = ("id", "roll no", "roll", "roll number", "rollno", "student id", "registration no")
 
 
 def _forbidden_in_name(ch: str) -> bool:
@@ -276,7 +288,8 @@ def load_roster(path: Path | str) -> list[Student]:
     except csv.Error as exc:
         raise QgenError(f"{path}:{reader.line_num}: {exc}") from None
     header_line, header = rows[0]
-    columns = [unicodedata.normalize("NFC", c).strip().lower() for c in header]
+    # "Roll No.", "roll_no" and "ROLL  NO" all name the same column.
+    columns = [re.sub(r"[\s._]+", " ", unicodedata.normalize("NFC", c)).strip().lower() for c in header]
     id_col = next((columns.index(c) for c in ID_COLUMNS if c in columns), None)
     if id_col is None:
         raise QgenError(f"{path}:{header_line}: no id column in the header {header!r} "

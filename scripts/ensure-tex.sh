@@ -10,6 +10,9 @@ texlive-latex-recommended:standard LaTeX packages
 texlive-latex-extra:extra LaTeX packages
 texlive-pictures:TikZ for the network diagrams
 lmodern:Latin Modern fonts (accented names)
+texlive-luatex:LuaLaTeX, for names in non-Latin scripts
+fonts-noto-core:Noto fonts for Indic, Arabic and other scripts in names
+fonts-noto-cjk:Noto fonts for Chinese, Japanese and Korean names
 latexmk:rebuilding a single .tex by hand
 poppler-utils:pdftotext, used by the tests"
 

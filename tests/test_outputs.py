@@ -83,7 +83,7 @@ def test_names_are_escaped_in_the_tex(q2_build):
     tex = (out / "tex" / "papers" / "21CS10027.tex").read_text()
     assert r"Rohan Das \& Co" in tex
     assert to_latex(r"\input{/etc/passwd} 100% a_b ^^5c") == \
-        r"\textbackslash{}input\{/etc/passwd\} 100\% a\_b \^{}\^{}5c"
+        r"\textbackslash{}input\{/etc/passwd\} 100\% a\_b \textasciicircum{}\textasciicircum{}5c"
 
 
 def test_paper_tex_holds_no_solution(q2_build):

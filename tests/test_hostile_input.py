@@ -1,0 +1,203 @@
+"""Broken and hostile input: one clear line naming file, line and problem; nothing runs as TeX.
+
+Rosters, exam files and templates are checked before anything is written; TeX runs
+sandboxed with a timeout; a failing student is reported while the others are written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from generator import QgenError
+from generator.compile import TexError, run_tex
+from generator.pipeline import generate
+from generator.spec import Student, check_student_id, load_exam, load_roster
+from conftest import Q2_EXAM, needs_tex, pdf_text
+
+
+def roster_file(tmp_path: Path, text: str | bytes, name="roster.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+# ---------------------------------------------------------------- rosters
+
+@pytest.mark.parametrize("text,message", [
+    ("", r"roster.csv:1: empty roster"),
+    ("name,email\nAlice,a@x\n", r"roster.csv:1: no id column"),
+    ("id,name\n", r"roster.csv:1: the roster has a header but no students"),
+    ("id,name\nA1,Alice\nB2,Bob\nA1,Alice again\n", r"roster.csv:4: duplicate id 'A1' \(first on line 2\)"),
+    ("id,name\nA1,Alice\n ,Nobody\n", r"roster.csv:3: empty id"),
+    ("id,name\nA1,Alice,extra\n", r"roster.csv:2: 3 fields but the header has 2"),
+    (b"id,name\nA1,Al\xe9\n", r"roster.csv:2: not UTF-8"),
+    ("id,name\nA1,Eve\u202eevil\n", r"roster.csv:2: name of 'A1' contains the control character U\+202E"),
+])
+def test_bad_rosters_name_file_line_and_problem(tmp_path, text, message):
+    with pytest.raises(QgenError, match=message):
+        load_roster(roster_file(tmp_path, text))
+
+
+def test_excel_style_rosters_are_read(tmp_path):
+    text = '\ufeffRoll No;Name\r\n21CS1;"Das; Rohan"\r\n21CS2;"Say ""hi"""\r\n\r\n'
+    students = load_roster(roster_file(tmp_path, text))
+    assert [(s.id, s.name) for s in students] == [("21CS1", "Das; Rohan"), ("21CS2", 'Say "hi"')]
+    tabbed = load_roster(roster_file(tmp_path, "id\tname\nX1\tXavier\n", "t.csv"))
+    assert tabbed == [Student("X1", "Xavier", 2)]
+
+
+@pytest.mark.parametrize("sid", ["../x", "a/b", ".", "..", "", "a\x00b", "x" * 300, "CON", "nul.txt",
+                                 "com1", "ORIGINAL", "-rf", "a b", "a\\b"])
+def test_ids_that_are_no_safe_file_name_are_rejected(tmp_path, sid):
+    assert check_student_id(sid) is not None
+    if "\x00" not in sid and sid.strip():
+        with pytest.raises(QgenError, match=r"roster.csv:2: "):
+            load_roster(roster_file(tmp_path, f'id,name\n"{sid}",Someone\n'))
+
+
+HOSTILE = [
+    r"# $ % & ~ _ ^ \ { }",
+    r"\input{/etc/passwd}",
+    r"\immediate\write18{touch /tmp/qgen-pwned-TAG}",
+    r"^^5cinput{/etc/hostname}",
+    r"\catcode`\^^M=13 \def\x{y}",
+    r"\def\x{\x}\x",
+]
+
+
+@needs_tex
+def test_hostile_names_are_typeset_literally_and_nothing_runs(tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    names = [n.replace("TAG", tag) for n in HOSTILE]
+    students = [Student(f"H{i}", n, i + 2) for i, n in enumerate(names)]
+    exam = load_exam(Q2_EXAM)
+    result = generate(exam, students, 1, tmp_path / "out", workers=2)
+    assert not result.failures, result.failures
+    assert not Path(f"/tmp/qgen-pwned-{tag}").exists()
+    passwd_line = Path("/etc/passwd").read_text().splitlines()[0]
+    for st in students:
+        text = pdf_text(tmp_path / "out" / "papers" / f"{st.id}.pdf")
+        flat = " ".join(text.split())
+        assert " ".join(st.name.split()) in flat, (st.name, flat[:400])
+        assert passwd_line not in text
+
+
+@needs_tex
+def test_names_in_other_scripts_print_with_every_character(tmp_path):
+    names = {"DV1": "अनन्या शर्मा", "BN1": "সৌমিত্র চট্টোপাধ্যায়", "TA1": "கார்த்திக் சுப்பிரமணியன்",
+             "ZH1": "王小明", "AR1": "محمد علي", "VI1": "Nguyễn Văn An", "LA1": "Zoë Brontë-Dvořák"}
+    students = [Student(k, v, i + 2) for i, (k, v) in enumerate(names.items())]
+    result = generate(load_exam(Q2_EXAM), students, 1, tmp_path / "out", workers=2)
+    assert not result.failures, result.failures
+    for sid, name in names.items():
+        for folder in ("papers", "keys"):
+            assert name in pdf_text(tmp_path / "out" / folder / f"{sid}.pdf"), (sid, folder)
+
+
+def test_a_name_no_font_can_print_is_an_error_up_front(tmp_path):
+    students = [Student("A1", "Alice", 2), Student("EG1", "\U00013080 scribe", 3)]
+    with pytest.raises(QgenError, match=r"student EG1 \(roster line 3\): no configured font can print .*U\+13080"):
+        generate(load_exam(Q2_EXAM), students, 1, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- exam files and templates
+
+def exam_copy(tmp_path: Path, edit=None) -> Path:
+    folder = tmp_path / "exam"
+    shutil.copytree(Q2_EXAM, folder)
+    if edit:
+        path = folder / "exam.toml"
+        path.write_text(edit(path.read_text()))
+    return folder
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t.replace('family = "relu_net_backprop"', 'family = "relu_net_backprob"'),
+     r"exam.toml:20: slot '2': unknown family 'relu_net_backprob' \(did you mean 'relu_net_backprop'\?\)"),
+    (lambda t: t.replace("points = 10", "pionts = 10"),
+     r"exam.toml:21: unknown key 'pionts' in slot 1 \(did you mean 'points'\?\)"),
+    (lambda t: t.replace("credits = 1", 'credits = "one"'),
+     r"exam.toml:13: 'credits' in \[header\] must be an integer, not 'one'"),
+    (lambda t: t.replace("full_marks = 10", "full_marks = 20"),
+     r"exam.toml:14: full_marks = 20 but the slots add up to 10"),
+    (lambda t: t.replace("points = 10", "points = 12"),
+     r"exam.toml:21: slot '2': points = 12 but its parts add up to 10"),
+    (lambda t: t + "[slot.constraints]\ndead_unit = 1\n",
+     r"exam.toml:26: slot '2': unknown constraint 'dead_unit' .*\(did you mean 'dead_units'\?\)"),
+    (lambda t: t + "[slot.constraints]\ninput_range = 5\n",
+     r"exam.toml:26: slot '2': constraint 'input_range' must look like \[1, 9\], not 5"),
+    (lambda t: t.replace("x = [5, 2]", "z = [5, 2]"),
+     r"exam.toml:22: slot '2': original values: unknown parameter 'z'"),
+    (lambda t: t.replace('id = "q2-only"', 'id = "q2-only'),
+     r"exam.toml:2: not valid TOML"),
+])
+def test_bad_exam_files_name_file_line_and_problem(tmp_path, edit, message):
+    with pytest.raises(QgenError, match=message):
+        load_exam(exam_copy(tmp_path, edit))
+
+
+def test_constraints_that_cannot_be_met_fail_in_bounded_time(tmp_path):
+    folder = exam_copy(tmp_path, lambda t: t + "[slot.constraints]\ndead_units = 2\ninput_range = [1, 1]\n"
+                                              "weight_range = [1, 1]\n")
+    started = time.monotonic()
+    with pytest.raises(QgenError, match=r"exam.toml: slot '2': family relu_net_backprop: constraint '.*' could not be met"):
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out")
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists(), "nothing is written when planning fails"
+
+
+@pytest.mark.parametrize("template,message", [
+    ("\\BLOCK{ if }\n", r"paper.tex.j2:1: template syntax error"),
+    ("line one\n\\VAR{ exam.no_such_field }\n", r"paper.tex.j2:2: .*no_such_field"),
+])
+def test_template_errors_name_the_template_file_and_line(tmp_path, template, message):
+    folder = exam_copy(tmp_path)
+    (folder / "templates").mkdir()
+    (folder / "templates" / "paper.tex.j2").write_text(template)
+    with pytest.raises(QgenError, match=message):
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out", tex_only=True)
+
+
+# ---------------------------------------------------------------- TeX
+
+@needs_tex
+def test_tex_runs_without_shell_escape_and_cannot_read_outside_its_folder(tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    doc = ("\\documentclass{article}\\begin{document}\\immediate\\write18{touch /tmp/qgen-sx-%s}x"
+           "\\end{document}" % tag)
+    run_tex(doc, tmp_path)
+    assert not Path(f"/tmp/qgen-sx-{tag}").exists()
+    with pytest.raises(TexError):
+        run_tex("\\documentclass{article}\\begin{document}\\input{/etc/hostname}\\end{document}", tmp_path)
+
+
+@needs_tex
+def test_tex_that_never_ends_is_stopped(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(TexError, match="did not finish"):
+        run_tex("\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}", tmp_path, timeout=3)
+    assert time.monotonic() - started < 20
+
+
+@needs_tex
+def test_one_failing_student_is_reported_and_the_others_are_written(tmp_path):
+    folder = exam_copy(tmp_path)
+    (folder / "templates").mkdir()
+    shell = (Path(__file__).parent.parent / "templates" / "paper.tex.j2").read_text()
+    # A restyled paper that is broken for one student only.
+    (folder / "templates" / "paper.tex.j2").write_text(
+        shell + "\\BLOCK{ block banner }\\BLOCK{ for s in students if s.id == 'B2' }\\undefinedmacro\\BLOCK{ endfor }"
+                "\\BLOCK{ endblock }\n")
+    students = [Student("A1", "Alice"), Student("B2", "Bob"), Student("C3", "Carol")]
+    result = generate(load_exam(folder), students, 1, tmp_path / "out", workers=1)
+    assert [(f.key, f.kind) for f in result.failures] == [("B2", "paper")]
+    assert "Undefined control sequence" in result.failures[0].detail
+    out = tmp_path / "out"
+    assert (out / "papers" / "A1.pdf").exists() and (out / "papers" / "C3.pdf").exists()
+    assert not (out / "papers" / "B2.pdf").exists() and (out / "keys" / "B2.pdf").exists()
