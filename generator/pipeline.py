@@ -281,6 +281,8 @@ def claim_output(out: Path, stamp: dict, force: bool) -> None:
 
 def _place(cached: Path, target: Path) -> None:
     """Put a cached PDF at its target name atomically (a hard link when the disk allows)."""
+    if target.exists() and os.path.samefile(cached, target):
+        return
     tmp = target.with_name(f".{target.name}.link")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
@@ -289,6 +291,27 @@ def _place(cached: Path, target: Path) -> None:
     except OSError:
         shutil.copyfile(cached, tmp)
     os.replace(tmp, target)
+
+
+def _sweep(out: Path) -> None:
+    """Remove what a killed run can leave: temporary files and TeX scratch folders."""
+    for pattern in (".*.tmp", ".*.link"):
+        for leftover in out.rglob(pattern):
+            leftover.unlink(missing_ok=True)
+    # Each run typesets in .work/<pid>; another live run (a shard) keeps its own.
+    for scratch in (out / ".work").glob("*"):
+        if not (scratch.name.isdigit() and _alive(int(scratch.name))):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
 
 
 def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_only: bool = False,
@@ -308,6 +331,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         for v in variants:
             require_engine(engines[v.student.id], v.student)
     claim_output(out, batch_stamp(exam, students, seed), force)
+    _sweep(out)
     atomic_write_text(out / "answers.json", json.dumps(answers_document(exam, seed, variants), indent=1,
                                                        ensure_ascii=False) + "\n")
     atomic_write_text(out / "answers.csv", answers_csv(variants))
@@ -347,7 +371,9 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
                               (lambda v=v, kind=kind, engine=engine: docs.render(kind, [v], engine))) for v in group]
             jobs.append(Job(f"{folder} {start + 1}-{start + len(group)}", kind,
                             docs.render(kind, group, engine), members, engine))
-    result = run_jobs(jobs, workers or os.cpu_count() or 1, out / ".work")
+    scratch = out / ".work" / str(os.getpid())
+    result = run_jobs(jobs, workers or os.cpu_count() or 1, scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
     for (kind, sid), digest in digests.items():
         cached = cache / f"{digest}.pdf"
         if cached.exists():

@@ -1,0 +1,88 @@
+"""Interrupted and repeated runs: kill -9 then rerun completes with reuse; batches never mix."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import Q2_EXAM, needs_tex
+from generator import QgenError
+from generator.pipeline import generate
+from generator.spec import Student, load_exam
+
+
+def qgen(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "generator", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+@needs_tex
+def test_kill_9_mid_batch_then_rerun_completes_reusing_finished_work(tmp_path):
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\n" + "".join(f"S{i:03d},Student {i}\n" for i in range(24)), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["papers", Q2_EXAM, "--roster", roster, "--out", out, "--jobs", 1, "--batch-size", 2]
+    proc = qgen(*args)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / ".cache").glob("*.pdf"))) < 4:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)     # the whole group: qgen and its TeX
+    proc.wait()
+    done_before = len(list((out / ".cache").glob("*.pdf")))
+    assert 4 <= done_before < 50, "killed mid-batch"
+
+    rerun = qgen(*args)
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr
+    assert f"reused {done_before} unchanged PDFs" in stderr
+    for folder in ("papers", "keys"):
+        pdfs = sorted((out / folder).glob("*.pdf"))
+        assert len(pdfs) == 25
+        for pdf in pdfs:
+            assert len(PdfReader(pdf).pages) >= 1      # complete, parseable
+    leftovers = [p for p in out.rglob("*") if p.name.startswith(".") and p.suffix in (".tmp", ".link")]
+    assert not leftovers
+    assert not list((out / ".work").glob("*/*")), "no TeX scratch left behind"
+
+
+@needs_tex
+def test_changed_source_is_recompiled_and_unchanged_is_reused(tmp_path):
+    exam = load_exam(Q2_EXAM)
+    students = [Student("A1", "Alice"), Student("B2", "Bob")]
+    out = tmp_path / "out"
+    generate(exam, students, 1, out)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "papers").glob("*.pdf")}
+    logs = []
+    generate(exam, students, 1, out, log=logs.append)
+    assert "reused 6 unchanged PDFs" in logs
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "papers").glob("*.pdf")}.keys() == before.keys()
+
+
+def test_another_seed_or_roster_is_refused_without_force(tmp_path):
+    exam = load_exam(Q2_EXAM)
+    out = tmp_path / "out"
+    generate(exam, [Student("A1", "Alice"), Student("B2", "Bob")], 1, out, tex_only=True)
+    with pytest.raises(QgenError, match=r"holds a batch made with seed 1; use another --out, or --force"):
+        generate(exam, [Student("A1", "Alice"), Student("B2", "Bob")], 2, out, tex_only=True)
+    with pytest.raises(QgenError, match=r"another roster \(2 students\)"):
+        generate(exam, [Student("A1", "Alice")], 1, out, tex_only=True)
+    assert (out / "tex" / "papers" / "B2.tex").exists(), "a refused run changes nothing"
+    generate(exam, [Student("A1", "Alice")], 2, out, tex_only=True, force=True)
+    assert not (out / "tex" / "papers" / "B2.tex").exists(), "--force removes the old batch"
+    assert '"master_seed": 2' in (out / "answers.json").read_text()
+
+
+def test_a_folder_that_is_not_qgen_output_is_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    with pytest.raises(QgenError, match="not empty and not a qgen output folder"):
+        generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out, tex_only=True)
+    assert (out / "thesis.tex").read_text() == "precious"
