@@ -57,7 +57,8 @@ def test_two_students_never_share_a_variant(exam):
 def test_a_collision_is_redrawn_by_the_later_id(exam):
     # Shrink the space to two variants: x = [1, 1], each unit's weights both 1 or both -1.
     slot = exam.slots[0]
-    tiny = {**slot.constraints, "input_range": [1, 1], "weight_range": [-1, 1]}
+    tiny = {**slot.constraints, "input_range": [1, 1], "weight_range": [-1, 1], "distinct_inputs": False,
+            "w12_differs_from_w21": False}
     small_exam = type(exam)(exam.id, exam.seed, exam.header, (type(slot)(**{**slot.__dict__, "constraints": tiny}),),
                             exam.folder, exam.path)
     for seed in range(5):

@@ -40,6 +40,7 @@ FAMILY = Family(
         "padding_range": [0, 3],              # inclusive; also P < K
         "out_channels_range": [4, 128],       # inclusive
         "total_mults_range": [100_000, 100_000_000],   # inclusive
+        "max_aspect_ratio": 3.0,              # longer side / shorter side; 450 x 30 is no photo
     },
 )
 
@@ -113,6 +114,8 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
 
     return sample_until(rng, draw, [
         ("width_range", lambda p: wlo <= p["width"] <= whi),
+        ("max_aspect_ratio", lambda p: max(p["height"], p["width"]) <= constraints["max_aspect_ratio"]
+         * min(p["height"], p["width"])),
         ("padding < kernel", lambda p: p["padding"] < p["kernel"]),
         ("kernel fits the padded image", lambda p: span(p, "height") >= 0 and span(p, "width") >= 0),
         ("output size is a whole number",

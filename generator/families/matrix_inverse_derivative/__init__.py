@@ -212,7 +212,7 @@ def _identities() -> dict[str, Identity]:
             *_inverse_trick(A * B),
             _step(r"The inverse of a product is the product of the inverses in reverse order,", ABi, Bi * Ai),
             _step(r"and by the product rule,", D(A * B), D(A) * B + A * D(B)),
-            _step(r"Substituting both and multiplying out ($\mathbf{B}\mathbf{B}^{-1} = \mathbf{A}\mathbf{A}^{-1} = \mathbf{I}$):",
+            _step(r"Substituting both and multiplying out ($\mathbf{B}\mathbf{B}^{-1} = \mathbf{A}^{-1}\mathbf{A} = \mathbf{I}$):",
                   D(ABi), -(Bi * Ai * (D(A) * B + A * D(B)) * Bi * Ai),
                   -(Bi * Ai * D(A) * Ai) - Bi * D(B) * Bi * Ai),
         )),

@@ -28,6 +28,8 @@ FAMILY = Family(
         "input_range": [1, 9],       # inclusive; inputs are integers
         "weight_range": [-4, 4],     # inclusive; weights are nonzero integers
         "dead_units": 1,             # hidden units with a < 0 (the original has one)
+        "distinct_inputs": True,     # x1 != x2, else df/dw_1j = df/dw_2j and part (c) is trivial
+        "w12_differs_from_w21": True,  # else a student who swaps the w_ij convention is not caught
     },
     given=("f",),                    # the diagram shows f, as the seed's figure did
 )
@@ -45,10 +47,15 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
     def draw(r):
         return {"x": integers(r, xlo, xhi, 2), "w": integers(r, wlo, whi, (2, 2), nonzero=True)}
 
-    return sample_until(rng, draw, [
+    rules = [
         ("no pre-activation equals 0", lambda p: all(v != 0 for v in _preactivations(p["x"], p["w"]))),
         (f"dead_units = {dead}", lambda p: sum(v < 0 for v in _preactivations(p["x"], p["w"])) == dead),
-    ], family=FAMILY.name)
+    ]
+    if constraints.get("distinct_inputs", True):
+        rules.append(("distinct_inputs", lambda p: p["x"][0] != p["x"][1]))
+    if constraints.get("w12_differs_from_w21", True):
+        rules.append(("w12_differs_from_w21", lambda p: p["w"][0][1] != p["w"][1][0]))
+    return sample_until(rng, draw, rules, family=FAMILY.name)
 
 
 def solve(params: dict) -> dict:

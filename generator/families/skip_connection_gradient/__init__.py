@@ -36,6 +36,7 @@ FAMILY = Family(
         "g_range": [1, 30],          # inclusive; the given value of g is an integer
         "solution_count": 2,         # real solutions of g(x) = value (the original has two)
         "integer_solutions": True,   # every solution x is an integer
+        "min_active_slope": 2,       # |1 + W1*W2| on the branch where both ReLUs fire; 1 makes x = -g
     },
 )
 
@@ -90,6 +91,7 @@ def _rules(constraints: dict) -> list:
         ("ReLU differentiable at every solution",
          lambda p: all(_differentiable(p["w1"], p["w2"], x) for x in sols(p))),
     ]
+    rules.append(("min_active_slope", lambda p: abs(1 + p["w1"] * p["w2"]) >= constraints["min_active_slope"]))
     if constraints["integer_solutions"]:
         rules.append(("integer_solutions", lambda p: all(x.denominator == 1 for x in sols(p))))
     return rules
