@@ -26,7 +26,7 @@ from pypdf import PdfReader, PdfWriter
 from . import QgenError
 
 ENGINE = "pdflatex"
-PASSES = 2
+PASSES = 1       # the shell prints "Page i of n" without forward references
 TIMEOUT_S = 300
 # Fixed timestamp: the same inputs give byte-identical PDFs.
 SOURCE_DATE_EPOCH = "1645660800"   # 2022-02-24, the seed exam's date
@@ -122,9 +122,9 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
     return workdir / f"{jobname}.pdf"
 
 
-def page_counts(aux: str) -> dict[int, int]:
-    """Student index -> number of pages, from `\\newlabel{qgen-last-K}{{..}{PAGES}}`."""
-    return {int(k): int(p) for k, p in re.findall(r"\\newlabel\{qgen-last-(\d+)\}\{\{[^}]*\}\{(\d+)\}", aux)}
+def page_counts(log: str) -> dict[int, int]:
+    """Student index -> number of pages, from the `qgen-pages K N` lines the shell logs."""
+    return {int(k): int(n) for k, n in re.findall(r"^qgen-pages (\d+) (\d+)$", log, re.MULTILINE)}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -141,8 +141,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _split(pdf: Path, aux: Path, members: list[Member]) -> list[Path]:
-    counts = page_counts(aux.read_text(encoding="utf-8", errors="replace"))
+def _split(pdf: Path, log: Path, members: list[Member]) -> list[Path]:
+    counts = page_counts(log.read_text(encoding="utf-8", errors="replace"))
     reader = PdfReader(pdf)
     if sum(counts.get(i + 1, 0) for i in range(len(members))) != len(reader.pages):
         raise TexError(f"page bookkeeping is off: labels say {counts}, the PDF has {len(reader.pages)} pages")
@@ -170,7 +170,7 @@ def _run_job(job: Job, scratch: Path) -> Result:
                 atomic_write_bytes(job.members[0].out, pdf.read_bytes())
                 result.written.append(job.members[0].out)
             else:
-                result.written += _split(pdf, work / "doc.aux", job.members)
+                result.written += _split(pdf, work / "doc.log", job.members)
             return result
         except TexError as exc:
             if len(job.members) == 1:
