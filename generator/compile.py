@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 from pypdf import PdfReader, PdfWriter
 
-from . import QgenError
+from . import QgenError, pdfsplit
 
 ENGINE = "pdflatex"
 PASSES = 1       # the shell prints "Page i of n" without forward references
@@ -141,21 +141,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def split_pdf(data: bytes, counts: list[int]) -> list[bytes]:
+    """One PDF per page count, byte-copying objects when the PDF allows it, else with pypdf."""
+    try:
+        return pdfsplit.split(data, counts)
+    except pdfsplit.Unsupported:
+        reader = PdfReader(io.BytesIO(data))
+        if sum(counts) != len(reader.pages):
+            raise TexError(f"page bookkeeping is off: {sum(counts)} pages logged, {len(reader.pages)} in the PDF")
+        outputs, start = [], 0
+        for count in counts:
+            writer = PdfWriter()
+            for page in reader.pages[start:start + count]:
+                writer.add_page(page)
+            start += count
+            buf = io.BytesIO()
+            writer.write(buf)
+            outputs.append(buf.getvalue())
+        return outputs
+
+
 def _split(pdf: Path, log: Path, members: list[Member]) -> list[Path]:
-    counts = page_counts(log.read_text(encoding="utf-8", errors="replace"))
-    reader = PdfReader(pdf)
-    if sum(counts.get(i + 1, 0) for i in range(len(members))) != len(reader.pages):
-        raise TexError(f"page bookkeeping is off: labels say {counts}, the PDF has {len(reader.pages)} pages")
-    start = 0
+    logged = page_counts(log.read_text(encoding="utf-8", errors="replace"))
+    counts = [logged.get(i, 0) for i in range(1, len(members) + 1)]
     written = []
-    for index, member in enumerate(members, start=1):
-        writer = PdfWriter()
-        for page in reader.pages[start:start + counts[index]]:
-            writer.add_page(page)
-        start += counts[index]
-        buf = io.BytesIO()
-        writer.write(buf)
-        atomic_write_bytes(member.out, buf.getvalue())
+    for member, data in zip(members, split_pdf(pdf.read_bytes(), counts)):
+        atomic_write_bytes(member.out, data)
         written.append(member.out)
     return written
 
