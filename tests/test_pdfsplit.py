@@ -16,7 +16,7 @@ DOC = r"""\documentclass{article}\pdfobjcompresslevel=%d
 
 
 def _pages(n):
-    return "".join(rf"Page number {i} with \textbf{{bold}} and $x^{i}$.\newpage" for i in range(1, n + 1))
+    return "".join(rf"Page number {i} with \textbf{{bold}} and $x^{i}$.\newpage " for i in range(1, n + 1))
 
 
 @needs_tex
