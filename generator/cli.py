@@ -11,6 +11,19 @@ import click
 from . import QgenError, __version__
 
 
+class _NoBar:
+    """Stands in for the progress bar when output is not a terminal or --quiet is given."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+
 def _fail(message: str, code: int = 2):
     click.echo(f"qgen: error: {message}", err=True)
     sys.exit(code)
@@ -40,10 +53,14 @@ def main():
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
               help="Students per TeX run (a failed run is retried student by student).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds another batch (other seed or roster).")
+@click.option("--only", "only", multiple=True, metavar="ID",
+              help="Rebuild only this student's files, identically (repeatable).")
+@click.option("--shard", metavar="K/N", help="Do only the K-th of N slices of the roster; a run without "
+              "--shard in the same folder then merges them, reusing every PDF.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
-def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, quiet):
+def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only, shard, quiet):
     """Generate every student's question paper and solution key for EXAM_DIR."""
-    from .pipeline import generate
+    from .batch import generate, parse_shard
     from .spec import load_exam, load_roster
 
     say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
@@ -53,8 +70,13 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, quiet
         out = out or Path("output") / exam.folder.resolve().name
         master = seed if seed is not None else exam.seed
         say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
-        result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(),
-                          force=force, chunk=batch_size, log=say)
+        total = len(students) + 1
+        show_bar = not quiet and sys.stderr.isatty() and total > 50
+        with click.progressbar(length=total, label="students", file=sys.stderr, show_eta=True,
+                               show_pos=True) if show_bar else _NoBar() as bar:
+            result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(),
+                              force=force, chunk=batch_size, only=set(only) or None,
+                              shard=parse_shard(shard) if shard else None, progress=bar.update, log=say)
     except QgenError as exc:
         _fail(str(exc))
     for f in result.failures:

@@ -16,10 +16,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from pypdf import PdfReader, PdfWriter
 
@@ -171,8 +170,10 @@ def _split(pdf: Path, log: Path, members: list[Member]) -> list[Path]:
     return written
 
 
-def _run_job(job: Job, scratch: Path) -> Result:
+def run_job(job: Job, scratch: Path) -> Result:
+    """Typeset one job; a failed batch is retried student by student."""
     result = Result()
+    scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch, prefix="job-") as work:
         work = Path(work)
         try:
@@ -191,21 +192,7 @@ def _run_job(job: Job, scratch: Path) -> Result:
     # The batch failed: typeset its students one by one to keep the good ones and name the bad.
     for m in job.members:
         single = Job(f"{job.kind} {m.key}", job.kind, m.single_tex(), [m], job.engine)
-        sub = _run_job(single, scratch)
+        sub = run_job(single, scratch)
         result.written += sub.written
         result.failures += sub.failures
     return result
-
-
-def run_jobs(jobs: Iterable[Job], workers: int, scratch: Path,
-             progress: Callable[[Job, Result], None] | None = None) -> Result:
-    """Typeset every job, `workers` TeX processes at a time."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    total = Result()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for job, res in zip(jobs := list(jobs), pool.map(lambda j: _run_job(j, scratch), jobs)):
-            total.written += res.written
-            total.failures += res.failures
-            if progress:
-                progress(job, res)
-    return total

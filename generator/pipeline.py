@@ -1,27 +1,24 @@
-"""The whole run: plan every student's variant, solve and check it, write keys, tex and PDFs.
+"""Variants and keys: draw every student's parameters, solve and check them, and turn them
+into answers.json rows, answers.csv rows and paper/key documents.
 
-`plan` is pure (inputs -> variants); `generate` does the I/O. Every file is written to a
-temporary name and renamed, so an interrupted run never leaves a half-written file.
+Everything here is pure (inputs -> values) except `atomic_write_text`; `batch.generate`
+runs it over a roster and does the I/O.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sympy as sp
 
 from . import QgenError, __version__
-from .compile import Job, Member, Result, atomic_write_bytes, run_jobs
-from .fonts import engine_for, require_engine
+from .compile import atomic_write_bytes
 from .family import CheckError, ConstraintError, LoadedFamily
 from .render import Renderer
 from .seeding import rng_for
@@ -91,74 +88,87 @@ class Solver:
         return self._cache[key]
 
 
-def _slot_variant(exam: Exam, seed: int, student: Student, slot: Slot, solver: Solver, attempt: int) -> SlotVariant:
-    who = f"student {student.id}, slot {slot.name}"
+@dataclass(frozen=True)
+class Draft:
+    """A student's drawn parameters, before solving."""
+    student: Student
+    slots: tuple[tuple[Slot, dict, int], ...]      # (slot, params, attempt)
+
+    @property
+    def fingerprint(self) -> str:
+        return json.dumps([params for _, params, _ in self.slots], sort_keys=True)
+
+
+def _draw_slot(exam: Exam, seed: int, student: Student, slot: Slot, attempt: int) -> tuple[Slot, dict, int]:
     if student.id == ORIGINAL_ID:
-        params = slot.original
-    else:
-        rng = rng_for(seed, exam.id, student.id, slot.name, attempt)
-        try:
-            params = slot.family.sample(rng, slot.constraints)
-        except ConstraintError as exc:
-            raise QgenError(f"{exam.path}: slot '{slot.name}': {exc}") from None
-    return SlotVariant(slot, params, solver(slot.family, params, who), attempt)
+        return slot, slot.original, attempt
+    rng = rng_for(seed, exam.id, student.id, slot.name, attempt)
+    try:
+        return slot, slot.family.sample(rng, slot.constraints), attempt
+    except ConstraintError as exc:
+        raise QgenError(f"{exam.path}: slot '{slot.name}': {exc}") from None
 
 
 def original_student(exam: Exam) -> Student:
     return Student(ORIGINAL_ID, "Original paper", 0)
 
 
-def plan(exam: Exam, students: list[Student], seed: int, solver: Solver | None = None,
-         on_student: Callable[[], None] | None = None) -> list[Variant]:
-    """Every student's variant, in roster order. ORIGINAL (the seed paper's values) comes first.
+def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
+    """Every student's parameters, in roster order, ORIGINAL (the seed paper's values) first.
 
-    Variants are seeded by (seed, exam, student, slot). Should two students' whole papers
+    Parameters are seeded by (seed, exam, student, slot). Should two students' whole papers
     coincide (or one coincide with the published original), the one whose id sorts later
     redraws, so the result depends on who collided, never on roster order.
     """
-    solver = solver or Solver()
     everyone = [original_student(exam), *students]
-    variants = {}
-    for st in everyone:
-        variants[st.id] = Variant(st, tuple(_slot_variant(exam, seed, st, s, solver, 0) for s in exam.slots))
-        if on_student:
-            on_student()
+    drafts = {st.id: Draft(st, tuple(_draw_slot(exam, seed, st, s, 0) for s in exam.slots)) for st in everyone}
     taken: dict[str, str] = {}
-    order = [ORIGINAL_ID] + sorted(s.id for s in students)
-    for sid in order:
-        v = variants[sid]
+    for sid in [ORIGINAL_ID] + sorted(s.id for s in students):
+        d = drafts[sid]
         attempt = 0
-        while v.fingerprint in taken:
+        while d.fingerprint in taken:
             attempt += 1
             if attempt > REDRAWS:
-                raise QgenError(f"student {sid}: could not find a variant distinct from {taken[v.fingerprint]}'s "
+                raise QgenError(f"student {sid}: could not find a variant distinct from {taken[d.fingerprint]}'s "
                                 f"in {REDRAWS} redraws; widen the ranges in exam.toml")
-            v = Variant(v.student, tuple(_slot_variant(exam, seed, v.student, s, solver, attempt) for s in exam.slots))
-        taken[v.fingerprint] = sid
-        variants[sid] = v
-    return [variants[st.id] for st in everyone]
+            d = Draft(d.student, tuple(_draw_slot(exam, seed, d.student, s, attempt) for s in exam.slots))
+        taken[d.fingerprint] = sid
+        drafts[sid] = d
+    return [drafts[st.id] for st in everyone]
+
+
+def solve_draft(draft: Draft, solver: Solver) -> Variant:
+    return Variant(draft.student, tuple(
+        SlotVariant(slot, params, solver(slot.family, params, f"student {draft.student.id}, slot {slot.name}"), attempt)
+        for slot, params, attempt in draft.slots))
+
+
+def plan(exam: Exam, students: list[Student], seed: int, solver: Solver | None = None) -> list[Variant]:
+    """Every student's solved and checked variant, in roster order, ORIGINAL first."""
+    solver = solver or Solver()
+    return [solve_draft(d, solver) for d in draw(exam, students, seed)]
 
 
 # ---------------------------------------------------------------- answers.json / answers.csv
 
-def answers_document(exam: Exam, seed: int, variants: list[Variant]) -> dict:
+def student_record(v: Variant) -> dict:
+    """One student's entry of answers.json (exact JSON values)."""
     return {
-        "exam": exam.id,
-        "generator": f"qgen {__version__}",
-        "master_seed": seed,
-        "students": [{
-            "id": v.student.id,
-            "name": v.student.name,
-            "questions": [{
-                "slot": sv.slot.name,
-                "family": sv.slot.family.name,
-                "points": sv.slot.points,
-                **({"bonus_points": sv.slot.bonus_points} if sv.slot.bonus else {}),
-                "params": jsonable(sv.params),
-                "answers": jsonable({k: sv.answers[k] for k in sv.slot.family.spec.answers}),
-            } for sv in v.slots],
-        } for v in variants],
+        "id": v.student.id,
+        "name": v.student.name,
+        "questions": [{
+            "slot": sv.slot.name,
+            "family": sv.slot.family.name,
+            "points": sv.slot.points,
+            **({"bonus_points": sv.slot.bonus_points} if sv.slot.bonus else {}),
+            "params": jsonable(sv.params),
+            "answers": jsonable({k: sv.answers[k] for k in sv.slot.family.spec.answers}),
+        } for sv in v.slots],
     }
+
+
+def answers_document(exam: Exam, seed: int, records: list[dict]) -> dict:
+    return {"exam": exam.id, "generator": f"qgen {__version__}", "master_seed": seed, "students": records}
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -167,29 +177,33 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
             _flatten(f"{prefix}.{k}", v, out)
     elif isinstance(value, list):
         for i, v in enumerate(value, start=1):
-            _flatten(f"{prefix}.{i}" if not isinstance(v, list) else f"{prefix}.{i}", v, out)
+            _flatten(f"{prefix}.{i}", v, out)
     else:
         out[prefix] = value
 
 
 def final_answers(sv: SlotVariant) -> dict[str, Any]:
-    """`{"2.a.1": -3, ...}`: one entry per final number of one slot, for the CSV and the key book."""
+    """`{"2.a.1": -3, ...}`: one entry per final value of one slot, for the CSV and the key book."""
     out: dict[str, Any] = {}
     for key in sv.slot.family.spec.final_answers:
         _flatten(f"{sv.slot.name}.{key}", jsonable(sv.answers[key]), out)
     return out
 
 
-def answers_csv(variants: list[Variant]) -> str:
-    rows = []
+def csv_row(v: Variant) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": v.student.id, "name": v.student.name}
+    for sv in v.slots:
+        row.update(final_answers(sv))
+    return row
+
+
+def answers_csv(rows: list[dict]) -> str:
+    """One row per student, one column per final answer; UTF-8 with BOM so Excel shows accents."""
     columns: dict[str, None] = {}
-    for v in variants:
-        row = {"id": v.student.id, "name": v.student.name}
-        for sv in v.slots:
-            row.update(final_answers(sv))
+    for row in rows:
         columns.update(dict.fromkeys(row))
-        rows.append(row)
     buf = io.StringIO()
+    buf.write("\ufeff")
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -238,151 +252,3 @@ class Documents:
                                       self.exam.families, engine)
 
 
-KINDS = (("paper", "papers"), ("key", "keys"))
-STAMP = ".qgen-batch.json"
-CACHE = ".cache"
-
-
-def batch_stamp(exam: Exam, students: list[Student], seed: int) -> dict:
-    """What identifies a batch: the exam, the seed and the roster (ids and names, in order)."""
-    roster = hashlib.sha256(json.dumps([[s.id, s.name] for s in students]).encode()).hexdigest()
-    return {"exam": exam.id, "master_seed": seed, "roster_sha256": roster, "students": len(students)}
-
-
-def claim_output(out: Path, stamp: dict, force: bool) -> None:
-    """Refuse a folder holding another batch (other exam, seed or roster) unless forced.
-
-    With force, the previous batch's files go first, so two batches never mix in one folder.
-    """
-    path = out / STAMP
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            old = {}
-        if old == stamp:
-            return
-        if not force:
-            what = [k for k in ("exam", "master_seed", "roster_sha256") if old.get(k) != stamp[k]]
-            said = {"exam": f"exam {old.get('exam')}", "master_seed": f"seed {old.get('master_seed')}",
-                    "roster_sha256": f"another roster ({old.get('students')} students)"}
-            raise QgenError(f"{out}: holds a batch made with {', '.join(said[w] for w in what)}; "
-                            "use another --out, or --force to replace it")
-    elif out.exists() and any(out.iterdir()) and not force:
-        raise QgenError(f"{out}: not empty and not a qgen output folder; use another --out, or --force")
-    if force:
-        for name in ("papers", "keys", "tex"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("answers.json", "answers.csv", "manifest.json"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(stamp, indent=1) + "\n")
-
-
-def _place(cached: Path, target: Path) -> None:
-    """Put a cached PDF at its target name atomically (a hard link when the disk allows)."""
-    if target.exists() and os.path.samefile(cached, target):
-        return
-    tmp = target.with_name(f".{target.name}.link")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(cached, tmp)
-    except OSError:
-        shutil.copyfile(cached, tmp)
-    os.replace(tmp, target)
-
-
-def _sweep(out: Path) -> None:
-    """Remove what a killed run can leave: temporary files and TeX scratch folders."""
-    for pattern in (".*.tmp", ".*.link"):
-        for leftover in out.rglob(pattern):
-            leftover.unlink(missing_ok=True)
-    # Each run typesets in .work/<pid>; another live run (a shard) keeps its own.
-    for scratch in (out / ".work").glob("*"):
-        if not (scratch.name.isdigit() and _alive(int(scratch.name))):
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid != os.getpid()
-
-
-def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_only: bool = False,
-             workers: int | None = None, chunk: int = 50, renderer: Renderer | None = None, force: bool = False,
-             log: Callable[[str], None] = lambda s: None) -> Result:
-    """Write tex/, answers.json, answers.csv and (unless tex_only) papers/ and keys/ PDFs.
-
-    Everything is validated and planned before the first write. A PDF whose source did not
-    change since an earlier run (even one killed half-way) is reused from the cache, not
-    recompiled; a PDF whose source changed is removed before it is rebuilt, so a failure
-    never leaves a stale one behind.
-    """
-    variants = plan(exam, students, seed)
-    docs = Documents(exam, renderer or Renderer([exam.folder / "templates"]))
-    engines = {v.student.id: engine_for(v.student) for v in variants}
-    if not tex_only:
-        for v in variants:
-            require_engine(engines[v.student.id], v.student)
-    claim_output(out, batch_stamp(exam, students, seed), force)
-    _sweep(out)
-    atomic_write_text(out / "answers.json", json.dumps(answers_document(exam, seed, variants), indent=1,
-                                                       ensure_ascii=False) + "\n")
-    atomic_write_text(out / "answers.csv", answers_csv(variants))
-    digests: dict[tuple[str, str], str] = {}
-    for kind, folder in KINDS:
-        for v in variants:
-            engine = engines[v.student.id]
-            tex = docs.render(kind, [v], engine)
-            atomic_write_text(out / "tex" / folder / f"{v.student.id}.tex", tex)
-            digests[kind, v.student.id] = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
-    log(f"wrote answers.json, answers.csv and {2 * len(variants)} .tex files for {len(variants)} papers")
-    if tex_only:
-        return Result()
-
-    cache = out / CACHE
-    cache.mkdir(exist_ok=True)
-    todo: dict[tuple[str, str], list[Variant]] = {}
-    reused = 0
-    for kind, folder in KINDS:
-        for v in variants:
-            cached = cache / f"{digests[kind, v.student.id]}.pdf"
-            target = out / folder / f"{v.student.id}.pdf"
-            if cached.exists():
-                _place(cached, target)
-                reused += 1
-            else:
-                target.unlink(missing_ok=True)
-                todo.setdefault((kind, engines[v.student.id]), []).append(v)
-    if reused:
-        log(f"reused {reused} unchanged PDFs")
-    jobs = []
-    for (kind, engine), group_all in todo.items():
-        folder = dict(KINDS)[kind]
-        for start in range(0, len(group_all), chunk):
-            group = group_all[start:start + chunk]
-            members = [Member(v.student.id, cache / f"{digests[kind, v.student.id]}.pdf",
-                              (lambda v=v, kind=kind, engine=engine: docs.render(kind, [v], engine))) for v in group]
-            jobs.append(Job(f"{folder} {start + 1}-{start + len(group)}", kind,
-                            docs.render(kind, group, engine), members, engine))
-    scratch = out / ".work" / str(os.getpid())
-    result = run_jobs(jobs, workers or os.cpu_count() or 1, scratch)
-    shutil.rmtree(scratch, ignore_errors=True)
-    for (kind, sid), digest in digests.items():
-        cached = cache / f"{digest}.pdf"
-        if cached.exists():
-            _place(cached, out / dict(KINDS)[kind] / f"{sid}.pdf")
-    # Keep the cache to what this batch uses.
-    wanted = {f"{d}.pdf" for d in digests.values()}
-    for stale in cache.glob("*.pdf"):
-        if stale.name not in wanted:
-            stale.unlink(missing_ok=True)
-    result.written = [out / dict(KINDS)[k] / f"{sid}.pdf" for (k, sid) in digests
-                      if (out / dict(KINDS)[k] / f"{sid}.pdf").exists()]
-    return result

@@ -30,7 +30,7 @@ def numbers_in(text: str) -> set[int]:
 @pytest.fixture(scope="session")
 def q2_build(tmp_path_factory):
     """The Q2-only exam compiled once for the example roster."""
-    from generator.pipeline import generate
+    from generator.batch import generate
     from generator.spec import load_exam, load_roster
 
     exam = load_exam(Q2_EXAM)

@@ -15,7 +15,7 @@ import pytest
 
 from generator import QgenError
 from generator.compile import TexError, run_tex
-from generator.pipeline import generate
+from generator.batch import generate
 from generator.spec import Student, check_student_id, load_exam, load_roster
 from conftest import Q2_EXAM, needs_tex, pdf_text
 

@@ -7,7 +7,8 @@ import json
 import re
 
 from conftest import needs_tex, numbers_in, pdf_text
-from generator.pipeline import generate, plan
+from generator.batch import generate
+from generator.pipeline import plan
 from generator.render import to_latex
 from generator.spec import load_exam, load_roster
 from conftest import Q2_EXAM
@@ -27,7 +28,7 @@ def test_answers_json_follows_the_design(q2_build):
 
 def test_answers_csv_has_one_row_per_student_and_column_per_answer(q2_build):
     out, exam, students = q2_build
-    rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8-sig")))
     assert [r["id"] for r in rows] == ["ORIGINAL"] + [s.id for s in students]
     assert rows[0]["2.df_dw.1.2"] == "5" and rows[0]["2.df_dx.1"] == "3" and rows[0]["2.f"] == "19"
     names = {r["id"]: r["name"] for r in rows}

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SEED_EXAM, needs_tex, numbers_in, pdf_text
 from generator.family import get
-from generator.pipeline import generate
+from generator.batch import generate
 from generator.spec import load_exam, load_roster
 
 GOLDEN = Path(__file__).parent / "golden"

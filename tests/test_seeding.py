@@ -7,7 +7,8 @@ import json
 import pytest
 
 from generator import QgenError
-from generator.pipeline import answers_document, generate, plan
+from generator.batch import generate
+from generator.pipeline import answers_document, plan, student_record
 from generator.seeding import rng_for, seed_material
 from generator.spec import Student, load_exam, load_roster
 
@@ -69,7 +70,7 @@ def test_a_collision_is_redrawn_by_the_later_id(exam):
 
 
 def test_seed_override_changes_variants_but_not_original(exam, roster):
-    a = answers_document(exam, 1, plan(exam, roster, 1))
-    b = answers_document(exam, 2, plan(exam, roster, 2))
+    a = answers_document(exam, 1, [student_record(v) for v in plan(exam, roster, 1)])
+    b = answers_document(exam, 2, [student_record(v) for v in plan(exam, roster, 2)])
     assert a["students"][0] == b["students"][0] and a["students"][0]["id"] == "ORIGINAL"
     assert json.dumps(a["students"][1:]) != json.dumps(b["students"][1:])

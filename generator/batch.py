@@ -1,0 +1,345 @@
+"""Generating for a whole roster: fast, resumable, reproducible.
+
+Every student's parameters are drawn up front (so bad constraints fail before anything is
+written). The roster, ORIGINAL first, is then cut into fixed batches of students; each batch
+is solved, checked, rendered and typeset as one document per kind in a worker process, and
+split into one PDF per student. Batches depend only on the roster order and the batch size,
+so the same inputs always give the same TeX sources and byte-identical PDFs, `--only` can
+rebuild one student identically, and `--shard` slices merge into the same output.
+
+PDFs are cached under `.cache/` by the hash of their batch document: a batch whose
+document did not change is not typeset again, even after a run killed with -9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from . import QgenError, __version__
+from .compile import Failure, Job, Member, run_job
+from .family import FAMILIES_DIR
+from .fonts import engine_for, require_engine
+from .pipeline import (Documents, Draft, Solver, answers_csv, answers_document, atomic_write_text, csv_row, draw,
+                       solve_draft, student_record)
+from .render import PROJECT_TEMPLATES, Renderer
+from .seeding import seed_material
+from .spec import Exam, Student
+
+KINDS = (("paper", "papers"), ("key", "keys"))
+FOLDER = dict(KINDS)
+STAMP = ".qgen-batch.json"
+CACHE = ".cache"
+
+
+@dataclass
+class Outcome:
+    written: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    reused: int = 0
+    records: list[dict] = field(default_factory=list)      # answers.json entries, roster order
+    rows: list[dict] = field(default_factory=list)         # answers.csv rows
+    pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
+
+
+# ---------------------------------------------------------------- the output folder
+
+def batch_stamp(exam: Exam, students: list[Student], seed: int) -> dict:
+    """What identifies a batch: the exam, the seed and the roster (ids and names, in order)."""
+    roster = hashlib.sha256(json.dumps([[s.id, s.name] for s in students]).encode()).hexdigest()
+    return {"exam": exam.id, "master_seed": seed, "roster_sha256": roster, "students": len(students)}
+
+
+def claim_output(out: Path, stamp: dict, force: bool) -> None:
+    """Refuse a folder holding another batch (other exam, seed or roster) unless forced.
+
+    With force, the previous batch's files go first, so two batches never mix in one folder.
+    """
+    path = out / STAMP
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        if old == stamp:
+            return
+        if not force:
+            what = [k for k in ("exam", "master_seed", "roster_sha256") if old.get(k) != stamp[k]]
+            said = {"exam": f"exam {old.get('exam')}", "master_seed": f"seed {old.get('master_seed')}",
+                    "roster_sha256": f"another roster ({old.get('students')} students)"}
+            raise QgenError(f"{out}: holds a batch made with {', '.join(said[w] for w in what)}; "
+                            "use another --out, or --force to replace it")
+    elif out.exists() and any(out.iterdir()) and not force:
+        raise QgenError(f"{out}: not empty and not a qgen output folder; use another --out, or --force")
+    if force:
+        for name in ("papers", "keys", "tex"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("answers.json", "answers.csv", "manifest.json", "papers.pdf", "keybook.pdf"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(stamp, indent=1) + "\n")
+
+
+def _place(cached: Path, target: Path) -> None:
+    """Put a cached PDF at its target name atomically (a hard link when the disk allows)."""
+    if target.exists() and os.path.samefile(cached, target):
+        return
+    tmp = target.with_name(f".{target.name}.link")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(cached, tmp)
+    except OSError:
+        shutil.copyfile(cached, tmp)
+    os.replace(tmp, target)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep(out: Path) -> None:
+    """Remove what a killed run can leave: temporary files and TeX scratch folders."""
+    for pattern in (".*.tmp", ".*.link"):
+        for leftover in out.rglob(pattern):
+            leftover.unlink(missing_ok=True)
+    # Each process typesets in .work/<pid>; another live run (a shard) keeps its own.
+    for scratch in (out / ".work").glob("*"):
+        if not (scratch.name.isdigit() and _alive(int(scratch.name))):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- one batch (in a worker process)
+
+@dataclass
+class _Context:
+    exam: Exam
+    docs: Documents
+    batches: list[list[Draft]]
+    engines: dict[str, str]
+    out: Path
+    tex_only: bool
+    only: set[str] | None
+
+
+_CTX: _Context | None = None      # set before the pool forks; workers read it
+_SOLVER = Solver()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _run_batch(index: int) -> tuple[int, Outcome]:
+    ctx = _CTX
+    variants = [solve_draft(d, _SOLVER) for d in ctx.batches[index]]
+    wanted = [ctx.only is None or v.student.id in ctx.only for v in variants]
+    result = Outcome(records=[student_record(v) for v in variants], rows=[csv_row(v) for v in variants])
+    for kind, folder in KINDS:
+        for v, want in zip(variants, wanted):
+            if want:
+                engine = ctx.engines[v.student.id]
+                atomic_write_text(ctx.out / "tex" / folder / f"{v.student.id}.tex", ctx.docs.render(kind, [v], engine))
+    if ctx.tex_only:
+        return index, result
+    cache = ctx.out / CACHE
+    scratch = ctx.out / ".work" / str(os.getpid())
+    for kind, folder in KINDS:
+        by_engine: dict[str, list] = {}
+        for v, want in zip(variants, wanted):
+            by_engine.setdefault(ctx.engines[v.student.id], []).append((v, want))
+        for engine, group in by_engine.items():
+            tex = ctx.docs.render(kind, [v for v, _ in group], engine)
+            digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
+            cached = [cache / f"{digest}-{i}.pdf" for i in range(len(group))]
+            if all(c.exists() for c in cached):
+                result.reused += sum(want for _, want in group)
+            else:
+                for v, want in group:
+                    if want:   # never leave a stale PDF should this batch fail
+                        (ctx.out / folder / f"{v.student.id}.pdf").unlink(missing_ok=True)
+                members = [Member(v.student.id, c, (lambda v=v, kind=kind, engine=engine:
+                                                   ctx.docs.render(kind, [v], engine)))
+                           for (v, _), c in zip(group, cached)]
+                job = Job(f"{folder} of batch {index + 1}", kind, tex, members, engine)
+                done = run_job(job, scratch)
+                result.failures += [f for f in done.failures if ctx.only is None or f.key in ctx.only]
+            for (v, want), c in zip(group, cached):
+                if want and c.exists():
+                    target = ctx.out / folder / f"{v.student.id}.pdf"
+                    _place(c, target)
+                    result.written.append(target)
+                    result.pdfs.setdefault(v.student.id, {})[kind] = _sha256(c)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return index, result
+
+
+# ---------------------------------------------------------------- the whole roster
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise QgenError(f"--shard {text!r}: expected K/N, for example 2/8") from None
+    if not 1 <= k <= n:
+        raise QgenError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_only: bool = False,
+             workers: int | None = None, chunk: int = 50, renderer: Renderer | None = None, force: bool = False,
+             only: set[str] | None = None, shard: tuple[int, int] | None = None,
+             progress: Callable[[int], None] | None = None, log: Callable[[str], None] = lambda s: None) -> Outcome:
+    """Write tex/, answers.json, answers.csv, manifest.json and (unless tex_only) the PDFs.
+
+    `only` rebuilds those students' files and nothing else; `shard` = (k, n) does the k-th
+    of n slices of the batches. Both leave answers.json, the manifest and the print files to
+    a full run, which then reuses every PDF they made.
+    """
+    global _CTX
+    drafts = draw(exam, students, seed)
+    engines = {d.student.id: engine_for(d.student) for d in drafts}
+    if only is not None:
+        unknown = sorted(only - set(engines))
+        if unknown:
+            raise QgenError(f"--only {unknown[0]}: no such student in the roster")
+    if not tex_only:
+        for d in drafts:
+            require_engine(engines[d.student.id], d.student)
+    claim_output(out, batch_stamp(exam, students, seed), force)
+    _sweep(out)
+
+    batches = [drafts[i:i + chunk] for i in range(0, len(drafts), chunk)]
+    todo = list(range(len(batches)))
+    if shard is not None:
+        todo = [i for i in todo if i % shard[1] == shard[0] - 1]
+    if only is not None:
+        todo = [i for i in todo if any(d.student.id in only for d in batches[i])]
+    docs = Documents(exam, renderer or Renderer([exam.folder / "templates"]))
+    _CTX = _Context(exam, docs, batches, engines, out, tex_only, only)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    results: dict[int, Outcome] = {}
+    try:
+        if workers == 1:
+            outcomes = map(_run_batch, todo)
+            pool = None
+        else:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+            outcomes = pool.imap_unordered(_run_batch, todo)
+        for index, outcome in outcomes:
+            results[index] = outcome
+            if progress:
+                progress(len(batches[index]))
+        if pool:
+            pool.close()
+            pool.join()
+    finally:
+        _CTX = None
+        if workers > 1 and pool is not None:
+            pool.terminate()
+
+    total = Outcome()
+    for index in sorted(results):
+        r = results[index]
+        total.written += r.written
+        total.failures += r.failures
+        total.reused += r.reused
+        total.records += r.records
+        total.rows += r.rows
+        total.pdfs.update(r.pdfs)
+    if total.reused:
+        log(f"reused {total.reused} unchanged PDFs")
+    if only is not None or shard is not None:
+        return total
+    atomic_write_text(out / "answers.json",
+                      json.dumps(answers_document(exam, seed, total.records), indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "answers.csv", answers_csv(total.rows))
+    if not tex_only:
+        atomic_write_text(out / "manifest.json", json.dumps(manifest(exam, seed, drafts, chunk, total, renderer or docs.renderer),
+                                                            indent=1, ensure_ascii=False) + "\n")
+        _prune_cache(out, total)
+    log(f"wrote answers.json, answers.csv and {2 * len(drafts)} .tex files for {len(drafts)} papers")
+    return total
+
+
+def _prune_cache(out: Path, total: Outcome) -> None:
+    """Keep the cache to the PDFs this batch uses (a full run only)."""
+    keep = set()
+    for folder in ("papers", "keys"):
+        for pdf in (out / folder).glob("*.pdf"):
+            keep.add(pdf.stat().st_ino)
+    for cached in (out / CACHE).glob("*.pdf"):
+        if cached.stat().st_ino not in keep:
+            cached.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- manifest.json
+
+@cache
+def _engine_version(engine: str) -> str:
+    try:
+        return subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "not installed"
+
+
+def _template_hashes(renderer: Renderer) -> dict[str, str]:
+    """sha256 of every file that shapes a document or an answer: shells, family templates and code."""
+    files = {}
+    for folder in renderer.search_path:
+        for path in sorted(Path(folder).glob("**/*")):
+            if path.suffix in (".j2", ".py") and path.is_file() and "__pycache__" not in path.parts:
+                rel = path.relative_to(folder)
+                tag = "families" if Path(folder) == FAMILIES_DIR else \
+                    "templates" if Path(folder) == PROJECT_TEMPLATES else str(folder)
+                files.setdefault(f"{tag}/{rel}", hashlib.sha256(path.read_bytes()).hexdigest())
+    return files
+
+
+def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total: Outcome, renderer: Renderer) -> dict:
+    versions = {"python": platform.python_version()}
+    for package in ("jinja2", "sympy", "numpy", "pypdf", "pylatex", "click"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    engines = sorted(set(engine_for(d.student) for d in drafts))
+    versions.update({engine: _engine_version(engine) for engine in engines})
+    return {
+        "exam": exam.id,
+        "generator": f"qgen {__version__}",
+        "master_seed": seed,
+        "batch_size": batch_size,
+        "packages": versions,
+        "templates": _template_hashes(renderer),
+        "students": [{
+            "id": d.student.id,
+            "name": d.student.name,
+            "seeds": {slot.name: format(seed_material(seed, exam.id, d.student.id, slot.name, attempt), "064x")
+                      for slot, _, attempt in d.slots},
+            "params": {slot.name: params for slot, params, _ in d.slots},
+            "pdf_sha256": total.pdfs.get(d.student.id, {}),
+        } for d in drafts],
+    }
