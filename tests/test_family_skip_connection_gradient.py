@@ -231,3 +231,12 @@ def test_fast_exact_solver_agrees_with_sympy():
                 fast = MOD._exact_solutions(w1, w2, g)
                 assert [sp.Rational(x.numerator, x.denominator) for x in fast] == \
                     [s["x"] for s in MOD.solve({"w1": w1, "w2": w2, "g": g})["solutions"]]
+
+
+def test_case_analysis_agrees_with_solveset_on_the_whole_piecewise():
+    """solve() splits on the sign of x; sympy's solveset over the reals must find the same set."""
+    import sympy as sp
+    from generator.families.skip_connection_gradient import _X, _relu
+    for w1, w2, g in [(-1, 3, 10), (-3, 1, 30), (2, 3, 14), (-2, -2, 7), (-4, 5, 38), (3, -1, 5), (-1, 1, 4)]:
+        whole = sp.solveset(sp.Eq(_relu(w2 * _relu(w1 * _X)) + _X, g), _X, domain=sp.S.Reals)
+        assert sorted(whole) == [s["x"] for s in FAM.solve({"w1": w1, "w2": w2, "g": g})["solutions"]], (w1, w2, g)
