@@ -20,6 +20,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -27,14 +28,15 @@ from pathlib import Path
 from typing import Callable
 
 from . import QgenError, __version__
-from .compile import Failure, Job, Member, run_job
+from . import pdfsplit
+from .compile import Failure, Job, Member, TexError, atomic_write_bytes, run_job, run_tex
 from .family import FAMILIES_DIR
-from .fonts import engine_for, require_engine
+from .fonts import FALLBACK_FONTS, LUALATEX, PDFLATEX, engine_for, require_engine
 from .pipeline import (Documents, Draft, Solver, answers_csv, answers_document, atomic_write_text, csv_row, draw,
-                       solve_draft, student_record)
+                       keybook_entry, solve_draft, student_record)
 from .render import PROJECT_TEMPLATES, Renderer
 from .seeding import seed_material
-from .spec import Exam, Student
+from .spec import ORIGINAL_ID, Exam, Student
 
 KINDS = (("paper", "papers"), ("key", "keys"))
 FOLDER = dict(KINDS)
@@ -87,7 +89,7 @@ def claim_output(out: Path, stamp: dict, force: bool) -> None:
         for name in ("answers.json", "answers.csv", "manifest.json", "papers.pdf", "keybook.pdf"):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(stamp, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(stamp, indent=1) + "\n", durable=True)
 
 
 def _place(cached: Path, target: Path) -> None:
@@ -274,11 +276,19 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     if only is not None or shard is not None:
         return total
     atomic_write_text(out / "answers.json",
-                      json.dumps(answers_document(exam, seed, total.records), indent=1, ensure_ascii=False) + "\n")
-    atomic_write_text(out / "answers.csv", answers_csv(total.rows))
+                      json.dumps(answers_document(exam, seed, total.records), indent=1, ensure_ascii=False) + "\n",
+                      durable=True)
+    atomic_write_text(out / "answers.csv", answers_csv(total.rows), durable=True)
     if not tex_only:
-        atomic_write_text(out / "manifest.json", json.dumps(manifest(exam, seed, drafts, chunk, total, renderer or docs.renderer),
-                                                            indent=1, ensure_ascii=False) + "\n")
+        prints = {}
+        if total.failures:
+            log("papers.pdf and keybook.pdf not written: a print file must not miss a student")
+        else:
+            prints = print_files(exam, out, drafts, total, docs.renderer)
+            log(f"wrote {', '.join(prints)}")
+        atomic_write_text(out / "manifest.json",
+                          json.dumps(manifest(exam, seed, drafts, chunk, total, docs.renderer, prints),
+                                     indent=1, ensure_ascii=False) + "\n", durable=True)
         _prune_cache(out, total)
     log(f"wrote answers.json, answers.csv and {2 * len(drafts)} .tex files for {len(drafts)} papers")
     return total
@@ -293,6 +303,28 @@ def _prune_cache(out: Path, total: Outcome) -> None:
     for cached in (out / CACHE).glob("*.pdf"):
         if cached.stat().st_ino not in keep:
             cached.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- print files
+
+def print_files(exam: Exam, out: Path, drafts: list[Draft], total: Outcome, renderer: Renderer) -> dict[str, str]:
+    """papers.pdf (every student's paper, each from an odd page) and keybook.pdf (final answers)."""
+    students = [d.student.id for d in drafts if d.student.id != ORIGINAL_ID]
+    pdfsplit.merge([out / "papers" / f"{sid}.pdf" for sid in students], out / "papers.pdf", odd_starts=True)
+    records = [r for r in total.records if r["id"] != ORIGINAL_ID]
+    engine = LUALATEX if any(engine_for(d.student) == LUALATEX for d in drafts) else PDFLATEX
+    tex = renderer.render("keybook.tex.j2", exam=dict(exam.header), students=[keybook_entry(r) for r in records],
+                          unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
+    scratch = out / ".work" / str(os.getpid())
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as work:
+        try:
+            pdf = run_tex(tex, Path(work), jobname="keybook", engine=engine)
+        except TexError as exc:
+            raise QgenError(f"keybook.pdf: {exc}: {exc.detail}") from None
+        atomic_write_bytes(out / "keybook.pdf", pdf.read_bytes())
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {name: _sha256(out / name) for name in ("papers.pdf", "keybook.pdf")}
 
 
 # ---------------------------------------------------------------- manifest.json
@@ -318,7 +350,8 @@ def _template_hashes(renderer: Renderer) -> dict[str, str]:
     return files
 
 
-def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total: Outcome, renderer: Renderer) -> dict:
+def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total: Outcome, renderer: Renderer,
+             prints: dict[str, str]) -> dict:
     versions = {"python": platform.python_version()}
     for package in ("jinja2", "sympy", "numpy", "pypdf", "pylatex", "click"):
         try:
@@ -334,6 +367,7 @@ def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total:
         "batch_size": batch_size,
         "packages": versions,
         "templates": _template_hashes(renderer),
+        "print_files_sha256": prints,
         "students": [{
             "id": d.student.id,
             "name": d.student.name,

@@ -25,6 +25,9 @@ from pypdf import PdfReader, PdfWriter
 from . import QgenError, pdfsplit
 
 ENGINE = "pdflatex"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK      # mkstemp makes 0600 files; outputs get the usual mode
 PASSES = 1       # the shell prints "Page i of n" without forward references
 TIMEOUT_S = 300
 # Fixed timestamp: the same inputs give byte-identical PDFs.
@@ -126,14 +129,21 @@ def page_counts(log: str) -> dict[int, int]:
     return {int(k): int(n) for k, n in re.findall(r"^qgen-pages (\d+) (\d+)$", log, re.MULTILINE)}
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write to a temporary name, then rename: readers see the old file or the new, never half.
+
+    `durable` also survives a power cut (fsync); per-student files skip it, since a killed
+    process loses nothing the page cache holds and a rerun rebuilds what is missing.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
+from pylatex.utils import NoEscape
 
 from . import QgenError, __version__
 from .compile import atomic_write_bytes
 from .family import CheckError, ConstraintError, LoadedFamily
+from .family import get as get_family
 from .render import Renderer
 from .seeding import rng_for
 from .spec import ORIGINAL_ID, Exam, Slot, Student
@@ -210,8 +213,8 @@ def answers_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, durable: bool = False) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), durable)
 
 
 # ---------------------------------------------------------------- documents
@@ -252,3 +255,30 @@ class Documents:
                                       self.exam.families, engine)
 
 
+
+
+def _key_value(value: Any) -> str:
+    """LaTeX math for an answers.json value: numbers, "p/q", lists, tables, or LaTeX text."""
+    if isinstance(value, bool):
+        return r"\text{%s}" % value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_key_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        names = {k: k.replace("_", r"\_") for k in value}
+        return "(" + r",\ ".join(rf"\mathrm{{{names[k]}}}={_key_value(v)}" for k, v in value.items()) + ")"
+    fraction = re.fullmatch(r"(-?)(\d+)/(\d+)", value)
+    if fraction:
+        return rf"{fraction.group(1)}\frac{{{fraction.group(2)}}}{{{fraction.group(3)}}}"
+    return value     # already LaTeX (e.g. an identity to prove)
+
+
+def keybook_entry(record: dict) -> dict:
+    """One student's block of the key book, from their answers.json entry."""
+    questions = []
+    for q in record["questions"]:
+        spec = get_family(q["family"]).spec
+        answers = [(key, NoEscape(f"${_key_value(q['answers'][key])}$")) for key in spec.final_answers]
+        questions.append({"slot": q["slot"], "points": q["points"], "answers": answers})
+    return {"id": record["id"], "name": record["name"], "questions": questions}
