@@ -1,0 +1,129 @@
+"""Course-scale properties: reproducible bytes, --only, --shard, the print files, the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from conftest import Q2_EXAM, needs_tex, pdf_text
+from generator import QgenError
+from generator.batch import generate, parse_shard
+from generator.cli import main
+from generator.spec import Student, load_exam
+
+STUDENTS = [Student(f"25CS{i:03d}", f"Student {i}") for i in range(11)]
+
+
+def build(out, **kw):
+    kw.setdefault("chunk", 4)
+    kw.setdefault("workers", 2)
+    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, out, **kw)
+    assert not result.failures, result.failures
+    return result
+
+
+def files(out):
+    names = [p for p in sorted(out.rglob("*")) if p.is_file() and not p.relative_to(out).parts[0].startswith(".")]
+    return {str(p.relative_to(out)): p.read_bytes() for p in names}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "out"
+    build(out)
+    return out
+
+
+@needs_tex
+def test_the_same_inputs_give_byte_identical_files(reference, tmp_path):
+    build(tmp_path / "again", workers=1)
+    a, b = files(reference), files(tmp_path / "again")
+    assert a.keys() == b.keys() and len(a) > 40
+    assert [k for k in a if a[k] != b[k]] == []
+
+
+@needs_tex
+def test_only_rebuilds_one_student_identically(reference, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    before = files(out)
+    for path in [out / "papers" / "25CS006.pdf", out / "keys" / "25CS006.pdf", *(out / ".cache").glob("*")]:
+        path.unlink()
+    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, out, chunk=4, only={"25CS006"})
+    assert sorted(p.name for p in result.written) == ["25CS006.pdf", "25CS006.pdf"]
+    assert files(out) == before
+    with pytest.raises(QgenError, match="--only NOPE: no such student"):
+        generate(load_exam(Q2_EXAM), STUDENTS, 5, out, chunk=4, only={"NOPE"})
+
+
+@needs_tex
+def test_shards_merge_into_the_same_output_as_one_run(reference, tmp_path):
+    out = tmp_path / "out"
+    done = set()
+    for k in (1, 2, 3):
+        part = build(out, shard=(k, 3))
+        ids = {p.stem for p in part.written}
+        assert ids and not ids & done, "shards do disjoint work"
+        done |= ids
+    assert not (out / "answers.json").exists(), "a shard leaves the shared files to the merge"
+    logs = []
+    build(out, log=logs.append)
+    assert "reused 24 unchanged PDFs" in logs, logs
+    assert files(out) == files(reference)
+    assert parse_shard("2/8") == (2, 8)
+    for bad in ("0/3", "4/3", "x", "1/2/3"):
+        with pytest.raises(QgenError, match="--shard"):
+            parse_shard(bad)
+
+
+@needs_tex
+def test_papers_pdf_holds_every_student_in_roster_order_each_from_an_odd_page(reference):
+    reader = PdfReader(reference / "papers.pdf")
+    starts = [i for i, page in enumerate(reader.pages) if "Roll number" in (page.extract_text() or "")]
+    ids = [re.search(r"Roll number: (\S+)", reader.pages[i].extract_text()).group(1) for i in starts]
+    assert ids == [s.id for s in STUDENTS], "roster order, no ORIGINAL"
+    assert all(i % 2 == 0 for i in starts), "each paper starts on an odd (right-hand) page"
+    per_student = sum(len(PdfReader(reference / "papers" / f"{s.id}.pdf").pages) for s in STUDENTS)
+    assert len(reader.pages) >= per_student
+
+
+@needs_tex
+def test_keybook_lists_every_students_final_answers(reference):
+    text = " ".join(pdf_text(reference / "keybook.pdf").split())
+    doc = json.loads((reference / "answers.json").read_text())
+    for s in doc["students"][1:]:
+        assert s["id"] in text and s["name"] in text
+        f = s["questions"][0]["answers"]["f"]
+        assert re.search(rf"{s['id']} {s['name']} 2 a = \[.*?\]; h = \[.*?\]; f = {f}\b", text), s["id"]
+
+
+@needs_tex
+def test_manifest_records_seeds_params_templates_versions_and_hashes(reference):
+    m = json.loads((reference / "manifest.json").read_text())
+    assert m["master_seed"] == 5 and m["batch_size"] == 4
+    assert {"python", "sympy", "jinja2", "numpy", "pypdf", "pdflatex"} <= m["packages"].keys()
+    assert "templates/paper.tex.j2" in m["templates"] and "families/relu_net_backprop/__init__.py" in m["templates"]
+    assert [s["id"] for s in m["students"]] == ["ORIGINAL"] + [s.id for s in STUDENTS]
+    for s in m["students"]:
+        assert len(s["seeds"]["2"]) == 64 and set(s["params"]["2"]) == {"x", "w"}
+        for kind, folder in (("paper", "papers"), ("key", "keys")):
+            assert s["pdf_sha256"][kind] == hashlib.sha256((reference / folder / f"{s['id']}.pdf").read_bytes()).hexdigest()
+    for name, digest in m["print_files_sha256"].items():
+        assert hashlib.sha256((reference / name).read_bytes()).hexdigest() == digest
+
+
+def test_progress_reports_every_student_and_is_quiet_off_a_terminal(tmp_path):
+    seen = []
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, progress=seen.append)
+    assert sum(seen) == len(STUDENTS) + 1 and len(seen) == 3
+    roster = tmp_path / "r.csv"
+    roster.write_text("id,name\n" + "".join(f"S{i},N{i}\n" for i in range(80)))
+    result = CliRunner().invoke(main, ["papers", str(Q2_EXAM), "--roster", str(roster), "--out", str(tmp_path / "o"),
+                                       "--tex-only"])
+    assert result.exit_code == 0 and "ETA" not in result.output and "students  [" not in result.output
