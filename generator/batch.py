@@ -21,6 +21,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -52,6 +53,7 @@ class Outcome:
     records: list[dict] = field(default_factory=list)      # answers.json entries, roster order
     rows: list[dict] = field(default_factory=list)         # answers.csv rows
     pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
+    seconds: dict[str, float] = field(default_factory=dict)         # stage -> worker-seconds, for bench/
 
 
 # ---------------------------------------------------------------- the output folder
@@ -156,14 +158,24 @@ def _sha256(path: Path) -> str:
 
 def _run_batch(index: int) -> tuple[int, Outcome]:
     ctx = _CTX
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        result.seconds[stage] = result.seconds.get(stage, 0.0) + now - clock
+        clock = now
+
     variants = [solve_draft(d, _SOLVER) for d in ctx.batches[index]]
     wanted = [ctx.only is None or v.student.id in ctx.only for v in variants]
     result = Outcome(records=[student_record(v) for v in variants], rows=[csv_row(v) for v in variants])
+    lap("solve")
     for kind, folder in KINDS:
         for v, want in zip(variants, wanted):
             if want:
                 engine = ctx.engines[v.student.id]
                 atomic_write_text(ctx.out / "tex" / folder / f"{v.student.id}.tex", ctx.docs.render(kind, [v], engine))
+    lap("render")
     if ctx.tex_only:
         return index, result
     cache = ctx.out / CACHE
@@ -173,7 +185,9 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
         for v, want in zip(variants, wanted):
             by_engine.setdefault(ctx.engines[v.student.id], []).append((v, want))
         for engine, group in by_engine.items():
+            lap("compile")
             tex = ctx.docs.render(kind, [v for v, _ in group], engine)
+            lap("render")
             digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
             cached = [cache / f"{digest}-{i}.pdf" for i in range(len(group))]
             if all(c.exists() for c in cached):
@@ -194,6 +208,7 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
                     _place(c, target)
                     result.written.append(target)
                     result.pdfs.setdefault(v.student.id, {})[kind] = _sha256(c)
+    lap("compile")
     shutil.rmtree(scratch, ignore_errors=True)
     return index, result
 
@@ -221,7 +236,9 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     a full run, which then reuses every PDF they made.
     """
     global _CTX
+    started = time.perf_counter()
     drafts = draw(exam, students, seed)
+    sampled = time.perf_counter() - started
     engines = {d.student.id: engine_for(d.student) for d in drafts}
     if only is not None:
         unknown = sorted(only - set(engines))
@@ -262,7 +279,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         if workers > 1 and pool is not None:
             pool.terminate()
 
-    total = Outcome()
+    total = Outcome(seconds={"sample": sampled})
     for index in sorted(results):
         r = results[index]
         total.written += r.written
@@ -271,6 +288,8 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         total.records += r.records
         total.rows += r.rows
         total.pdfs.update(r.pdfs)
+        for stage, secs in r.seconds.items():
+            total.seconds[stage] = total.seconds.get(stage, 0.0) + secs
     if total.reused:
         log(f"reused {total.reused} unchanged PDFs")
     if only is not None or shard is not None:
@@ -284,7 +303,9 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         if total.failures:
             log("papers.pdf and keybook.pdf not written: a print file must not miss a student")
         else:
+            started = time.perf_counter()
             prints = print_files(exam, out, drafts, total, docs.renderer)
+            total.seconds["print files"] = time.perf_counter() - started
             log(f"wrote {', '.join(prints)}")
         atomic_write_text(out / "manifest.json",
                           json.dumps(manifest(exam, seed, drafts, chunk, total, docs.renderer, prints),

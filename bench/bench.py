@@ -1,0 +1,116 @@
+"""Benchmark: N synthetic students end to end, per stage, against the naive path in the same run.
+
+    python bench/bench.py [--students 1000] [--naive 6] [--jobs N] [--keep]
+
+Stages are worker-seconds per student summed over the process pool (sample: drawing every
+student's numbers; solve: sympy + the independent check; render: Jinja; compile: TeX and
+splitting; print files: papers.pdf and keybook.pdf). End to end is wall-clock time of one
+`generate` on a cold output folder. The naive path typesets each student's paper and key as
+documents of their own, one pdflatex run per document, in series, on a sample of students.
+Targets (issue 5): end to end <= 0.03 s per student at N = 1,000 on 2 cores, >= 40x the naive
+path, peak RSS < 1 GB at N = 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.batch import generate  # noqa: E402
+from generator.compile import tex_env  # noqa: E402
+from generator.spec import Student, load_exam  # noqa: E402
+
+TARGET_S_PER_STUDENT = 0.03
+TARGET_RATIO = 40
+TARGET_RSS_MB = 1024
+
+
+def naive(tex_dir: Path, ids: list[str], work: Path, passes: int) -> float:
+    """Seconds per student: each paper and key .tex typeset alone, one pdflatex run each, in series."""
+    started = time.perf_counter()
+    for sid in ids:
+        for folder in ("papers", "keys"):
+            src = tex_dir / folder / f"{sid}.tex"
+            shutil.copy(src, work / "doc.tex")
+            for _ in range(passes):
+                subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=work,
+                               env=tex_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - started) / len(ids)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--students", type=int, default=1000)
+    ap.add_argument("--naive", type=int, default=6, help="students typeset the naive way (a sample)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--exam", type=Path, default=ROOT / "exams" / "cs60010-ct2")
+    ap.add_argument("--keep", action="store_true", help="keep the generated folder")
+    args = ap.parse_args()
+
+    exam = load_exam(args.exam)
+    students = [Student(f"25BM{i:05d}", f"Bench Student {i}") for i in range(args.students)]
+    scratch = Path(tempfile.mkdtemp(prefix="qgen-bench-"))
+    out = scratch / "out"
+    started = time.perf_counter()
+    result = generate(exam, students, exam.seed, out, workers=args.jobs)
+    wall = time.perf_counter() - started
+    if result.failures:
+        print(f"{len(result.failures)} documents failed", file=sys.stderr)
+        return 1
+    n = len(students) + 1          # the ORIGINAL paper is made too
+    work = scratch / "naive"
+    work.mkdir()
+    sample = [s.id for s in students[:args.naive]]
+    # DESIGN.md's naive path: a document per paper and key, 2 passes each (what "Page i of n" needs
+    # with the usual \pageref{LastPage}), in series. qgen's own documents need one pass, so the
+    # 1-pass figure is printed too: it is the naive path with qgen's one-pass shell.
+    naive_s = naive(out / "tex", sample, work, passes=2) if sample else float("nan")
+    naive_1 = naive(out / "tex", sample, work, passes=1) if sample else float("nan")
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    per = wall / n
+    ratio = naive_s / per
+    print(f"qgen bench: {args.students} students + ORIGINAL, {args.jobs} jobs, {os.cpu_count()} cores")
+    print(f"{'stage':<28}{'s/student':>12}   (worker-seconds, summed over the pool)")
+    for stage in ("sample", "solve", "render", "compile", "print files"):
+        print(f"  {stage:<26}{result.seconds.get(stage, 0.0) / n:>12.4f}")
+    print(f"{'end to end (wall)':<28}{per:>12.4f}   {wall:.1f} s in all")
+    print(f"{'naive, 2 passes (DESIGN.md)':<28}{naive_s:>12.4f}   a run per document, over {len(sample)} students")
+    print(f"{'naive, 1 pass':<28}{naive_1:>12.4f}   the same with qgen's one-pass shell")
+    print(f"{'speed-up over naive':<28}{ratio:>11.1f}x   ({naive_1 / per:.1f}x over the 1-pass naive path)")
+    print(f"{'peak RSS':<28}{rss_self:>9.0f} MB (qgen)  {rss_children:.0f} MB (largest child)")
+    verdicts = [
+        (per <= TARGET_S_PER_STUDENT, f"end to end {per:.4f} s/student (target <= {TARGET_S_PER_STUDENT})"),
+        (ratio >= TARGET_RATIO, f"{ratio:.1f}x the naive path (target >= {TARGET_RATIO}x)"),
+        (max(rss_self, rss_children) < TARGET_RSS_MB,
+         f"peak RSS {max(rss_self, rss_children):.0f} MB at N = {args.students} (target < {TARGET_RSS_MB} MB at 10,000)"),
+    ]
+    for ok, text in verdicts:
+        print(f"  {'met ' if ok else 'MISSED'}  {text}")
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.json").write_text(json.dumps({
+        "students": args.students, "jobs": args.jobs, "cores": os.cpu_count(), "wall_s": wall,
+        "s_per_student": per, "stages": {k: v / n for k, v in result.seconds.items()},
+        "naive_s_per_student": naive_s, "naive_1pass_s_per_student": naive_1, "ratio": ratio, "rss_mb": max(rss_self, rss_children)}, indent=1))
+    if not args.keep:
+        shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        print(f"kept {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
