@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 EXAM   ?= exams/cs60010-ct2
+ARGS   ?=           # e.g. make papers ARGS="--seed 7 --force"
 
 .PHONY: papers test setup tex bench clean
 
 papers: setup
-	$(BIN)/qgen papers $(EXAM)
+	$(BIN)/qgen papers $(EXAM) $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -298,6 +298,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
                       json.dumps(answers_document(exam, seed, total.records), indent=1, ensure_ascii=False) + "\n",
                       durable=True)
     atomic_write_text(out / "answers.csv", answers_csv(total.rows), durable=True)
+    log(f"wrote answers.json, answers.csv and {2 * len(drafts)} .tex files for {len(drafts)} papers")
     if not tex_only:
         prints = {}
         if total.failures:
@@ -311,7 +312,6 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
                           json.dumps(manifest(exam, seed, drafts, chunk, total, docs.renderer, prints),
                                      indent=1, ensure_ascii=False) + "\n", durable=True)
         _prune_cache(out, total)
-    log(f"wrote answers.json, answers.csv and {2 * len(drafts)} .tex files for {len(drafts)} papers")
     return total
 
 
