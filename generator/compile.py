@@ -3,7 +3,7 @@
 TeX runs without shell escape, with file reads and writes confined to its work folder
 (`openin_any`/`openout_any` = paranoid), non-interactively, halting on the first error,
 under a timeout. A document with many students is typeset in one run and split into one
-PDF per student by the page counts the shell records (`\\label{qgen-last-K}`); when such a
+PDF per student by the page counts the shell logs (`qgen-pages K N`); when such a
 run fails, its students are typeset one by one, so one bad student never sinks the rest
 and the error names the student. Every PDF is written to a temporary file and renamed.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -81,10 +80,6 @@ def tex_env() -> dict[str, str]:
         "max_print_line": "10000",   # unbroken .log lines, so errors are readable
     })
     return env
-
-
-def engine_available(engine: str = ENGINE) -> bool:
-    return shutil.which(engine) is not None
 
 
 def log_errors(log: str, limit: int = 6) -> str:
