@@ -14,6 +14,7 @@ document did not change is not typeset again, even after a run killed with -9.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -27,6 +28,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
+
+from pypdf import PdfReader, PdfWriter
 
 from . import QgenError, __version__
 from . import pdfsplit
@@ -64,32 +67,41 @@ def batch_stamp(exam: Exam, students: list[Student], seed: int) -> dict:
     return {"exam": exam.id, "master_seed": seed, "roster_sha256": roster, "students": len(students)}
 
 
+OWN_FILES = ("answers.json", "answers.csv", "manifest.json", "papers.pdf", "keybook.pdf")
+OWN_GLOBS = ("papers/*.pdf", "keys/*.pdf", "tex/papers/*.tex", "tex/keys/*.tex")
+
+
 def claim_output(out: Path, stamp: dict, force: bool) -> None:
     """Refuse a folder holding another batch (other exam, seed or roster) unless forced.
 
-    With force, the previous batch's files go first, so two batches never mix in one folder.
+    With force, the previous batch's files go first, so two batches never mix in one folder;
+    only files qgen writes are removed, and a folder qgen did not make is never touched.
     """
     path = out / STAMP
+    if out.exists() and not out.is_dir():
+        raise QgenError(f"{out}: exists and is not a folder; choose another --out")
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            old = {}
+        except (ValueError, UnicodeDecodeError):
+            old = None
         if old == stamp:
             return
         if not force:
+            if not isinstance(old, dict):
+                raise QgenError(f"{path}: unreadable batch record; use --force to replace the batch in {out}")
             what = [k for k in ("exam", "master_seed", "roster_sha256") if old.get(k) != stamp[k]]
             said = {"exam": f"exam {old.get('exam')}", "master_seed": f"seed {old.get('master_seed')}",
                     "roster_sha256": f"another roster ({old.get('students')} students)"}
             raise QgenError(f"{out}: holds a batch made with {', '.join(said[w] for w in what)}; "
                             "use another --out, or --force to replace it")
-    elif out.exists() and any(out.iterdir()) and not force:
-        raise QgenError(f"{out}: not empty and not a qgen output folder; use another --out, or --force")
-    if force:
-        for name in ("papers", "keys", "tex"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in ("answers.json", "answers.csv", "manifest.json", "papers.pdf", "keybook.pdf"):
+        for name in OWN_FILES:
             (out / name).unlink(missing_ok=True)
+        for pattern in OWN_GLOBS:
+            for own in out.glob(pattern):
+                own.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()):
+        raise QgenError(f"{out}: not empty and not a qgen output folder (no {STAMP}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(stamp, indent=1) + "\n", durable=True)
 
@@ -215,6 +227,25 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
 
 # ---------------------------------------------------------------- the whole roster
 
+def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
+    """Render (and typeset) the ORIGINAL paper and key before touching the output folder.
+
+    A template or header that cannot render, or renders to TeX that fails, is an input
+    error: reported once, naming the problem, with nothing written or removed.
+    """
+    variant = solve_draft(original, _SOLVER)
+    sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
+    if not tex:
+        return
+    with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
+        for kind, source in sources.items():
+            try:
+                run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
+            except TexError as exc:
+                raise QgenError(f"the {kind} of the original paper does not typeset ({exc}): {exc.detail}; "
+                                "check the templates and the [header] of exam.toml") from None
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     try:
         k, n = (int(v) for v in text.split("/"))
@@ -239,7 +270,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     started = time.perf_counter()
     drafts = draw(exam, students, seed)
     sampled = time.perf_counter() - started
-    engines = {d.student.id: engine_for(d.student) for d in drafts}
+    engines = {d.student.id: engine_for(d.student, exam.engine) for d in drafts}
     if only is not None:
         unknown = sorted(only - set(engines))
         if unknown:
@@ -247,8 +278,13 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     if not tex_only:
         for d in drafts:
             require_engine(engines[d.student.id], d.student)
+    docs = Documents(exam, renderer or Renderer([exam.folder / "templates"]))
+    preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not tex_only)
     claim_output(out, batch_stamp(exam, students, seed), force)
     _sweep(out)
+    if not tex_only and only is None and shard is None:
+        for name in ("papers.pdf", "keybook.pdf"):     # rewritten at the end, or not at all
+            (out / name).unlink(missing_ok=True)
 
     batches = [drafts[i:i + chunk] for i in range(0, len(drafts), chunk)]
     todo = list(range(len(batches)))
@@ -256,7 +292,6 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         todo = [i for i in todo if i % shard[1] == shard[0] - 1]
     if only is not None:
         todo = [i for i in todo if any(d.student.id in only for d in batches[i])]
-    docs = Documents(exam, renderer or Renderer([exam.folder / "templates"]))
     _CTX = _Context(exam, docs, batches, engines, out, tex_only, only)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     results: dict[int, Outcome] = {}
@@ -331,9 +366,13 @@ def _prune_cache(out: Path, total: Outcome) -> None:
 def print_files(exam: Exam, out: Path, drafts: list[Draft], total: Outcome, renderer: Renderer) -> dict[str, str]:
     """papers.pdf (every student's paper, each from an odd page) and keybook.pdf (final answers)."""
     students = [d.student.id for d in drafts if d.student.id != ORIGINAL_ID]
-    pdfsplit.merge([out / "papers" / f"{sid}.pdf" for sid in students], out / "papers.pdf", odd_starts=True)
+    papers = [out / "papers" / f"{sid}.pdf" for sid in students]
+    try:
+        pdfsplit.merge(papers, out / "papers.pdf", odd_starts=True)
+    except pdfsplit.Unsupported:      # a PDF from elsewhere (an older TeX): the slow, general way
+        _merge_with_pypdf(papers, out / "papers.pdf")
     records = [r for r in total.records if r["id"] != ORIGINAL_ID]
-    engine = LUALATEX if any(engine_for(d.student) == LUALATEX for d in drafts) else PDFLATEX
+    engine = LUALATEX if any(engine_for(d.student, exam.engine) == LUALATEX for d in drafts) else PDFLATEX
     tex = renderer.render("keybook.tex.j2", exam=dict(exam.header), students=[keybook_entry(r) for r in records],
                           unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
     scratch = out / ".work" / str(os.getpid())
@@ -346,6 +385,18 @@ def print_files(exam: Exam, out: Path, drafts: list[Draft], total: Outcome, rend
         atomic_write_bytes(out / "keybook.pdf", pdf.read_bytes())
     shutil.rmtree(scratch, ignore_errors=True)
     return {name: _sha256(out / name) for name in ("papers.pdf", "keybook.pdf")}
+
+
+def _merge_with_pypdf(inputs: list[Path], target: Path) -> None:
+    writer = PdfWriter()
+    for path in inputs:
+        reader = PdfReader(path)
+        writer.append(reader)
+        if len(reader.pages) % 2:
+            writer.add_blank_page()
+    buf = io.BytesIO()
+    writer.write(buf)
+    atomic_write_bytes(target, buf.getvalue())
 
 
 # ---------------------------------------------------------------- manifest.json
@@ -379,7 +430,7 @@ def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
-    engines = sorted(set(engine_for(d.student) for d in drafts))
+    engines = sorted(set(engine_for(d.student, exam.engine) for d in drafts))
     versions.update({engine: _engine_version(engine) for engine in engines})
     return {
         "exam": exam.id,

@@ -71,17 +71,22 @@ def is_rtl(text: str) -> bool:
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 
-def engine_for(student) -> str:
-    """pdflatex when it can print the name, else lualatex; an error if no font can."""
-    text = f"{student.id}{student.name}"
+def engine_for_text(text: str, who: str, where: str = "") -> str:
+    """pdflatex when it can print `text`, else lualatex; an error naming `who` if no font can."""
     if all(pdflatex_can_print(ch) for ch in text):
         return PDFLATEX
     unprintable = [ch for ch in dict.fromkeys(text) if not pdflatex_can_print(ch) and not _covered(ch)]
     if unprintable:
         shown = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in unprintable[:3])
-        where = f" (roster line {student.line})" if getattr(student, "line", 0) else ""
-        raise QgenError(f"student {student.id}{where}: no configured font can print {shown} in the name")
+        raise QgenError(f"{who}: no configured font can print {shown}{where}")
     return LUALATEX
+
+
+def engine_for(student, base: str = PDFLATEX) -> str:
+    """The engine for a student's documents: `base` (the exam's) unless the name needs LuaLaTeX."""
+    where = f" (roster line {student.line})" if getattr(student, "line", 0) else ""
+    engine = engine_for_text(f"{student.id}{student.name}", f"student {student.id}{where}", " in the name")
+    return LUALATEX if LUALATEX in (engine, base) else PDFLATEX
 
 
 def require_engine(engine: str, student) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import QgenError
 from .family import LoadedFamily, registry
+from .fonts import LUALATEX, PDFLATEX, engine_for_text
 
 ORIGINAL_ID = "ORIGINAL"
 
@@ -61,6 +62,7 @@ class Exam:
     slots: tuple[Slot, ...]
     folder: Path
     path: Path
+    engine: str = PDFLATEX      # lualatex when the header itself needs it
 
     @property
     def families(self) -> list[LoadedFamily]:
@@ -132,7 +134,12 @@ def load_exam(path: Path | str) -> Exam:
         path = path / "exam.toml"
     if not path.is_file():
         raise QgenError(f"{path}: no such exam file (expected EXAM_DIR/exam.toml)")
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise QgenError(f"{path}:{line}: not UTF-8 text (save exam.toml as UTF-8)") from None
     doc = _Toml(path, text.splitlines())
     try:
         data = tomllib.loads(text)
@@ -152,9 +159,16 @@ def load_exam(path: Path | str) -> Exam:
     missing = [k for k in HEADER_KEYS if k not in header]
     if missing:
         raise doc.fail(header_line, f"[header] is missing {', '.join(repr(k) for k in missing)}")
+    engine = PDFLATEX
     for i, line_text in enumerate(header["instructions"]):
         if not isinstance(line_text, str):
             raise doc.fail(doc.line_of("instructions", header_line), f"instruction {i + 1} must be a string")
+    for key, value in header.items():
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str):
+                where = f"{path}:{doc.line_of(key, header_line)}: [header] {key}"
+                if engine_for_text(text, where) == LUALATEX:
+                    engine = LUALATEX
 
     families = registry()
     slots: list[Slot] = []
@@ -233,7 +247,7 @@ def load_exam(path: Path | str) -> Exam:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", data["id"]):
         raise doc.fail(doc.line_of("id"), "the exam id is letters, digits, '.', '-' or '_'")
     return Exam(id=data["id"], seed=data.get("seed", 0), header=header, slots=tuple(slots),
-                folder=path.parent, path=path)
+                folder=path.parent, path=path, engine=engine)
 
 
 ID_COLUMNS = ("id", "roll no", "roll", "roll number", "rollno", "student id", "registration no")
