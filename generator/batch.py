@@ -168,6 +168,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _complete_pdf(path: Path) -> bool:
+    """A cached PDF that ends as a PDF must (a power cut can leave an empty one behind)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 64))
+            return b"%%EOF" in fh.read()
+    except OSError:
+        return False
+
+
 def _run_batch(index: int) -> tuple[int, Outcome]:
     ctx = _CTX
     clock = time.perf_counter()
@@ -202,7 +212,7 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
             lap("render")
             digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
             cached = [cache / f"{digest}-{i}.pdf" for i in range(len(group))]
-            if all(c.exists() for c in cached):
+            if all(_complete_pdf(c) for c in cached):
                 result.reused += sum(want for _, want in group)
             else:
                 for v, want in group:
@@ -215,7 +225,7 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
                 done = run_job(job, scratch)
                 result.failures += [f for f in done.failures if ctx.only is None or f.key in ctx.only]
             for (v, want), c in zip(group, cached):
-                if want and c.exists():
+                if want and _complete_pdf(c):
                     target = ctx.out / folder / f"{v.student.id}.pdf"
                     _place(c, target)
                     result.written.append(target)

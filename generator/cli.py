@@ -79,6 +79,8 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
                               shard=parse_shard(shard) if shard else None, progress=bar.update, log=say)
     except QgenError as exc:
         _fail(str(exc))
+    except OSError as exc:     # an --out that is a file, read-only, a full disk
+        _fail(f"{exc.filename or out}: {exc.strerror or exc}")
     for f in result.failures:
         click.echo(f"qgen: error: {f.kind} of {f.key}: {f.message}: {f.detail}", err=True)
     if not tex_only:

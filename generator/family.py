@@ -133,9 +133,12 @@ def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator],
 
 
 def integers(rng: np.random.Generator, lo: int, hi: int, size: int | tuple | None = None, nonzero: bool = False):
-    """Uniform integers in [lo, hi] as Python ints (nested lists for a shape)."""
-    choices = [v for v in range(lo, hi + 1) if not (nonzero and v == 0)]
-    if not choices:
+    """Uniform integers in [lo, hi] (without 0 if `nonzero`) as Python ints, nested lists for a shape."""
+    skip_zero = nonzero and lo <= 0 <= hi
+    count = hi - lo + 1 - skip_zero
+    if count <= 0:
         raise ConstraintError(f"empty integer range {lo}..{hi}{' without 0' if nonzero else ''}")
-    picked = rng.choice(choices, size=size)
+    picked = lo + rng.integers(0, count, size=size)
+    if skip_zero:
+        picked = picked + (picked >= 0)      # shift 0.. up by one: 0 is never drawn
     return picked.tolist() if size is not None else int(picked)

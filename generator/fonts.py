@@ -10,7 +10,9 @@ is an error up front naming the student: never a silent `?` or a dropped charact
 from __future__ import annotations
 
 import shutil
+import subprocess
 import unicodedata
+from functools import cache
 
 from . import QgenError
 
@@ -58,13 +60,33 @@ def pdflatex_can_print(ch: str) -> bool:
     return (0x20 <= c < 0x7F) or (0xA0 <= c <= 0x17E and c not in _T1_MISSING)
 
 
+@cache
+def _charset(font: str) -> frozenset[int] | None:
+    """Code points `font` has glyphs for, from fontconfig; None when fontconfig is absent."""
+    try:
+        listing = subprocess.run(["fc-list", "--format", "%{charset}\n", font], capture_output=True,
+                                 text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    points: set[int] = set()
+    for token in listing.split():
+        first, _, last = token.partition("-")
+        points.update(range(int(first, 16), int(last or first, 16) + 1))
+    return frozenset(points)
+
+
 def _covered(ch: str) -> bool:
+    """Whether the fallback font for `ch`'s block really has a glyph for it."""
     c = ord(ch)
     if c in JOINERS or unicodedata.category(ch) in ("Zs",):
         return True
     if unicodedata.combining(ch) and c < 0x0370:   # combining accents on Latin letters
         return True
-    return any(lo <= c <= hi for lo, hi, _, _ in SCRIPT_FONTS)
+    font = next((f for lo, hi, f, _ in SCRIPT_FONTS if lo <= c <= hi), None)
+    if font is None:
+        return False
+    charset = _charset(font)
+    return charset is None or c in charset
 
 
 def is_rtl(text: str) -> bool:

@@ -85,8 +85,9 @@ class Solver:
                 family.check(params, answers)
             except CheckError as exc:
                 raise QgenError(f"{who}: the independent check disagrees with sympy: {exc}") from None
-            except (ValueError, ArithmeticError) as exc:
-                raise QgenError(f"{who}: cannot solve {family.name} with {params}: {exc}") from None
+            except Exception as exc:    # original values from exam.toml can be anything
+                raise QgenError(f"{who}: cannot solve {family.name} with {params}: "
+                                f"{type(exc).__name__}: {exc}") from None
             self._cache[key] = answers
         return self._cache[key]
 
@@ -109,7 +110,7 @@ def _draw_slot(exam: Exam, seed: int, student: Student, slot: Slot, attempt: int
     try:
         return slot, slot.family.sample(rng, slot.constraints), attempt
     except ConstraintError as exc:
-        raise QgenError(f"{exam.path}: slot '{slot.name}': {exc}") from None
+        raise QgenError(f"{slot.where}: slot '{slot.name}': {exc}") from None
 
 
 def original_student(exam: Exam) -> Student:
@@ -141,9 +142,13 @@ def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
 
 
 def solve_draft(draft: Draft, solver: Solver) -> Variant:
-    return Variant(draft.student, tuple(
-        SlotVariant(slot, params, solver(slot.family, params, f"student {draft.student.id}, slot {slot.name}"), attempt)
-        for slot, params, attempt in draft.slots))
+    def who(slot: Slot) -> str:
+        if draft.student.id == ORIGINAL_ID:
+            return f"{slot.where}: slot '{slot.name}': the original values"
+        return f"student {draft.student.id}, slot {slot.name}"
+
+    return Variant(draft.student, tuple(SlotVariant(slot, params, solver(slot.family, params, who(slot)), attempt)
+                                        for slot, params, attempt in draft.slots))
 
 
 def plan(exam: Exam, students: list[Student], seed: int, solver: Solver | None = None) -> list[Variant]:
@@ -194,7 +199,10 @@ def final_answers(sv: SlotVariant) -> dict[str, Any]:
 
 
 def csv_row(v: Variant) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": v.student.id, "name": v.student.name}
+    name = v.student.name
+    if name[:1] in ("=", "+", "-", "@"):     # a spreadsheet would run it as a formula
+        name = "'" + name
+    row: dict[str, Any] = {"id": v.student.id, "name": name}
     for sv in v.slots:
         row.update(final_answers(sv))
     return row

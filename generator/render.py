@@ -8,6 +8,8 @@ become `sympy.latex`. Templates only read values: formatting lives in the filter
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,6 +23,9 @@ from .family import FAMILIES_DIR, LoadedFamily
 from .fonts import FALLBACK_FONTS, is_rtl
 
 PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+_LIGATURE = re.compile(r"([-'<>,])(?=\1)")
 
 
 def to_latex(value: Any) -> str:
@@ -38,8 +43,10 @@ def to_latex(value: Any) -> str:
     if isinstance(value, sp.Basic):
         return sp.latex(value)
     if isinstance(value, str):
-        # The caret and the backtick themselves, not a circumflex accent or an opening quote.
-        return NoEscape(escape_latex(value).replace(r"\^{}", r"\textasciicircum{}").replace("`", r"\textasciigrave{}"))
+        # The caret and the backtick themselves, not a circumflex accent or an opening quote;
+        # and no ligatures: "--", "''", "<<", ">>" and ",," print as typed.
+        text = escape_latex(value).replace(r"\^{}", r"\textasciicircum{}").replace("`", r"\textasciigrave{}")
+        return NoEscape(_LIGATURE.sub(r"\1{}", text))
     if value is None:
         raise QgenError("a template printed a missing value (None)")
     raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")
@@ -76,9 +83,41 @@ def latex(value: Any) -> NoEscape:
 
 
 def person(value: str) -> NoEscape:
-    """A roster name: escaped, and set right-to-left when written in such a script."""
-    text = to_latex(value)
-    return NoEscape(f"{{\\textdir TRT {text}}}" if is_rtl(value) else text)
+    """A roster name: escaped, with each right-to-left run (Arabic, Hebrew) set right to left.
+
+    Only those runs turn: "محمد Ali 123" keeps "Ali 123" as written.
+    """
+    if not is_rtl(value):
+        return to_latex(value)
+    parts = []
+    for rtl, run in _bidi_runs(value):
+        text = to_latex(run)
+        parts.append(f"{{\\textdir TRT {text}}}" if rtl else text)
+    return NoEscape("".join(parts))
+
+
+def _bidi_runs(text: str) -> list[tuple[bool, str]]:
+    """Split into runs of right-to-left letters (spaces between them included) and the rest."""
+    kinds = [unicodedata.bidirectional(ch) for ch in text]
+    strong = [k in ("R", "AL") for k in kinds]
+    runs: list[tuple[bool, str]] = []
+    i = 0
+    while i < len(text):
+        if strong[i]:
+            j = i + 1
+            # Extend over marks and spaces as long as another right-to-left letter follows.
+            while j < len(text) and (strong[j] or kinds[j] in ("NSM", "WS", "ON", "BN")):
+                j += 1
+            while j > i + 1 and not strong[j - 1] and kinds[j - 1] != "NSM":
+                j -= 1
+            runs.append((True, text[i:j]))
+        else:
+            j = i + 1
+            while j < len(text) and not strong[j]:
+                j += 1
+            runs.append((False, text[i:j]))
+        i = j
+    return runs
 
 
 FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex,

@@ -52,6 +52,7 @@ class Slot:
         return sum(self.part_points[b] for b in self.bonus)
     constraints: dict[str, Any]
     original: dict[str, Any]
+    where: str = ""             # "exam.toml:LINE", for messages about this slot
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,9 @@ def load_exam(path: Path | str) -> Exam:
             if not _same_shape(constraints[key], value):
                 raise doc.fail(doc.line_of(key, c_line),
                                f"{where}: constraint '{key}' must look like {constraints[key]!r}, not {value!r}")
+            if key.endswith("_range") and (len(value) != 2 or value[0] > value[1]):
+                raise doc.fail(doc.line_of(key, c_line),
+                               f"{where}: constraint '{key}' must be [low, high] with low <= high, not {value!r}")
             constraints[key] = value
         original = raw["original"]
         unknown = set(original) - set(fam.spec.params)
@@ -236,7 +240,7 @@ def load_exam(path: Path | str) -> Exam:
             raise doc.fail(o_line, f"{where}: original values: {problem}")
         slots.append(Slot(name=name, question=raw["question"], part=raw.get("part", ""), family=fam,
                           points=raw["points"], part_points=part_points, bonus=bonus, constraints=constraints,
-                          original=original))
+                          original=original, where=f"{path}:{start}"))
     if not slots:
         raise doc.fail(1, "the exam has no [[slot]]")
     total = sum(s.points for s in slots)
@@ -304,7 +308,10 @@ def load_roster(path: Path | str) -> list[Student]:
     header_line, header = rows[0]
     # "Roll No.", "roll_no" and "ROLL  NO" all name the same column.
     columns = [re.sub(r"[\s._]+", " ", unicodedata.normalize("NFC", c)).strip().lower() for c in header]
-    id_col = next((columns.index(c) for c in ID_COLUMNS if c in columns), None)
+    candidates = [c for c in ID_COLUMNS if c in columns]
+    if len(candidates) > 1 or any(columns.count(c) > 1 for c in candidates):
+        raise QgenError(f"{path}:{header_line}: more than one id column in the header {header!r}; keep one")
+    id_col = columns.index(candidates[0]) if candidates else None
     if id_col is None:
         raise QgenError(f"{path}:{header_line}: no id column in the header {header!r} "
                         f"(name one of: {', '.join(ID_COLUMNS[:3])})")
@@ -321,9 +328,9 @@ def load_roster(path: Path | str) -> list[Student]:
         problem = check_student_id(sid)
         if problem:
             raise QgenError(f"{path}:{line}: {problem}")
-        if sid in first_seen:
-            raise QgenError(f"{path}:{line}: duplicate id '{sid}' (first on line {first_seen[sid]})")
-        first_seen[sid] = line
+        if sid.casefold() in first_seen:    # A1 and a1 would be one file on Windows and macOS
+            raise QgenError(f"{path}:{line}: duplicate id '{sid}' (first on line {first_seen[sid.casefold()]})")
+        first_seen[sid.casefold()] = line
         name = unicodedata.normalize("NFC", row[name_col].strip()) if name_col is not None and name_col < len(row) else ""
         bad = next((ch for ch in name if _forbidden_in_name(ch)), None)
         if bad is not None:

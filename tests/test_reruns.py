@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import shutil
 import time
 from pathlib import Path
 
@@ -81,10 +82,67 @@ def test_another_seed_or_roster_is_refused_without_force(tmp_path):
     assert '"master_seed": 2' in (out / "answers.json").read_text()
 
 
-def test_a_folder_that_is_not_qgen_output_is_refused(tmp_path):
+def test_a_folder_that_is_not_qgen_output_is_refused_even_with_force(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "papers").mkdir(parents=True)
     (out / "thesis.tex").write_text("precious")
-    with pytest.raises(QgenError, match="not empty and not a qgen output folder"):
-        generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out, tex_only=True)
-    assert (out / "thesis.tex").read_text() == "precious"
+    (out / "papers" / "my-paper.pdf").write_text("mine")
+    for force in (False, True):
+        with pytest.raises(QgenError, match="not empty and not a qgen output folder"):
+            generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out, tex_only=True, force=force)
+    assert (out / "thesis.tex").read_text() == "precious" and (out / "papers" / "my-paper.pdf").exists()
+
+
+def test_force_removes_only_what_qgen_wrote(tmp_path):
+    out = tmp_path / "out"
+    generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out, tex_only=True)
+    (out / "tex" / "notes.txt").write_text("mine")
+    generate(load_exam(Q2_EXAM), [Student("B2", "Bob")], 1, out, tex_only=True, force=True)
+    assert (out / "tex" / "notes.txt").read_text() == "mine"
+    assert not (out / "tex" / "papers" / "A1.tex").exists() and (out / "tex" / "papers" / "B2.tex").exists()
+
+
+@needs_tex
+def test_a_broken_template_is_caught_before_force_replaces_anything(tmp_path):
+    exam_dir = tmp_path / "exam"
+    shutil.copytree(Q2_EXAM, exam_dir)
+    out = tmp_path / "out"
+    generate(load_exam(exam_dir), [Student("A1", "Alice")], 1, out)
+    before = sorted(p.name for p in out.rglob("*.pdf"))
+    (exam_dir / "templates").mkdir()
+    shell = (Path(__file__).parent.parent / "templates" / "paper.tex.j2").read_text()
+    (exam_dir / "templates" / "paper.tex.j2").write_text(shell.replace(r"\textbf{Instructions}", r"\textbf{\oops}"))
+    with pytest.raises(QgenError, match=r"the paper of the original paper does not typeset .*Undefined control"):
+        generate(load_exam(exam_dir), [Student("B2", "Bob")], 2, out, force=True)
+    assert sorted(p.name for p in out.rglob("*.pdf")) == before, "nothing removed"
+
+
+@needs_tex
+def test_print_files_of_an_earlier_run_do_not_survive_a_failed_one(tmp_path):
+    exam_dir = tmp_path / "exam"
+    shutil.copytree(Q2_EXAM, exam_dir)
+    out = tmp_path / "out"
+    students = [Student("A1", "Alice"), Student("B2", "Bob")]
+    generate(load_exam(exam_dir), students, 1, out)
+    assert (out / "papers.pdf").exists() and (out / "keybook.pdf").exists()
+    (exam_dir / "templates").mkdir()
+    shell = (Path(__file__).parent.parent / "templates" / "paper.tex.j2").read_text()
+    (exam_dir / "templates" / "paper.tex.j2").write_text(
+        shell + "\\BLOCK{ block banner }\\BLOCK{ for s in students if s.id == 'B2' }\\oops\\BLOCK{ endfor }"
+                "\\BLOCK{ endblock }\n")
+    result = generate(load_exam(exam_dir), students, 1, out)
+    assert [f.key for f in result.failures] == ["B2"]
+    assert not (out / "papers.pdf").exists() and not (out / "keybook.pdf").exists()
+
+
+@needs_tex
+def test_an_empty_cached_pdf_is_not_reused(tmp_path):
+    out = tmp_path / "out"
+    generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out)
+    for cached in (out / ".cache").glob("*.pdf"):
+        cached.unlink()
+        cached.write_bytes(b"")            # what a power cut can leave
+    logs = []
+    generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, out, log=logs.append)
+    assert not any("reused" in line for line in logs)
+    assert len(PdfReader(out / "papers" / "A1.pdf").pages) == 1
