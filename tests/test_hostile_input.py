@@ -201,3 +201,75 @@ def test_one_failing_student_is_reported_and_the_others_are_written(tmp_path):
     out = tmp_path / "out"
     assert (out / "papers" / "A1.pdf").exists() and (out / "papers" / "C3.pdf").exists()
     assert not (out / "papers" / "B2.pdf").exists() and (out / "keys" / "B2.pdf").exists()
+
+
+# ---------------------------------------------------------------- found by an adversarial run
+
+@pytest.mark.parametrize("text,message", [
+    ("id,name\nA1,Alice\na1,Alice again\n", r"roster.csv:3: duplicate id 'a1' \(first on line 2\)"),
+    ("ID,Roll No,Name\n1,21CS1,Alice\n", r"roster.csv:1: more than one id column"),
+])
+def test_ids_that_would_collide_as_files_or_columns_that_are_ambiguous(tmp_path, text, message):
+    with pytest.raises(QgenError, match=message):
+        load_roster(roster_file(tmp_path, text))
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda t: t + "[slot.constraints]\ninput_range = [1, 5, 9]\n", r"exam.toml:26: .*'input_range' must be \[low, high\]"),
+    (lambda t: t + "[slot.constraints]\ninput_range = [9, 1]\n", r"exam.toml:26: .*'input_range' must be \[low, high\]"),
+    (lambda t: t.replace('title = "Q2 only"', 'title = "Q2 \u2265 Q1"'),
+     r"exam.toml:7: \[header\] title: no configured font can print '\u2265' \(U\+2265\)"),
+])
+def test_more_bad_exam_files(tmp_path, edit, message):
+    with pytest.raises(QgenError, match=message):
+        load_exam(exam_copy(tmp_path, edit))
+
+
+def test_an_exam_file_that_is_not_utf8_is_one_line(tmp_path):
+    folder = exam_copy(tmp_path)
+    (folder / "exam.toml").write_bytes((folder / "exam.toml").read_bytes().replace(b"Test Institute", b"Institut \xe9"))
+    with pytest.raises(QgenError, match=r"exam.toml:6: not UTF-8 text"):
+        load_exam(folder)
+
+
+def test_bad_original_values_name_the_slot_in_the_exam_file(tmp_path):
+    folder = exam_copy(tmp_path, lambda t: t.replace("x = [5, 2]", 'x = ["five", 2]'))
+    with pytest.raises(QgenError, match=r"exam.toml:17: slot '2': the original values: cannot solve relu_net_backprop"):
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out", tex_only=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_names_keep_their_order_and_characters_in_tex():
+    from generator.render import person, to_latex
+    assert person("محمد Ali أحمد 123") == r"{\textdir TRT محمد} Ali {\textdir TRT أحمد} 123"
+    assert person("محمد علي") == r"{\textdir TRT محمد علي}"
+    assert to_latex("<<x>> ''y'' ,,z") == "<{}<x>{}> '{}'y'{}' ,{},z"
+
+
+def test_names_cannot_become_spreadsheet_formulas(tmp_path):
+    generate(load_exam(Q2_EXAM), [Student("A1", "=HYPERLINK(\"http://x\")"), Student("B2", "Bob")], 1,
+             tmp_path / "out", tex_only=True)
+    text = (tmp_path / "out" / "answers.csv").read_text(encoding="utf-8-sig")
+    assert "\n" + "A1,'=HYPERLINK" in text.replace('"', "")
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path):
+    from click.testing import CliRunner
+    from generator.cli import main
+    target = tmp_path / "afile"
+    target.write_text("x")
+    result = CliRunner().invoke(main, ["papers", str(Q2_EXAM), "--out", str(target), "--tex-only"])
+    errors = [line for line in result.output.splitlines() if line.startswith("qgen: error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "is not a folder" in errors[0]
+    assert "Traceback" not in result.output
+
+
+@needs_tex
+def test_lualatex_documents_are_reproducible_and_printable(tmp_path):
+    students = [Student("A1", "Alice"), Student("ZH1", "王小明")]
+    for run in ("one", "two"):
+        result = generate(load_exam(Q2_EXAM), students, 1, tmp_path / run, workers=1)
+        assert not result.failures
+    for rel in ("papers/ZH1.pdf", "keys/ZH1.pdf", "papers.pdf", "keybook.pdf", "manifest.json"):
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
+    assert "王小明" in pdf_text(tmp_path / "one" / "papers.pdf") and "王小明" in pdf_text(tmp_path / "one" / "keybook.pdf")
