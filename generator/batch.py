@@ -281,6 +281,8 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     drafts = draw(exam, students, seed)
     sampled = time.perf_counter() - started
     engines = {d.student.id: engine_for(d.student, exam.engine) for d in drafts}
+    if only is not None and shard is not None:
+        raise QgenError("--only and --shard do not go together: --only already names the students")
     if only is not None:
         unknown = sorted(only - set(engines))
         if unknown:

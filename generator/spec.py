@@ -189,6 +189,12 @@ def load_exam(path: Path | str) -> Exam:
             raise doc.fail(doc.line_of("name", start), f"{where}: a slot name is 1-16 letters, digits, '-' or '_'")
         if any(s.name == name for s in slots):
             raise doc.fail(doc.line_of("name", start), f"duplicate slot name '{name}'")
+        if not raw["question"].strip():
+            raise doc.fail(doc.line_of("question", start), f"{where}: question must not be empty")
+        clash = next((s for s in slots if (s.question, s.part) == (raw["question"], raw.get("part", ""))), None)
+        if clash:
+            raise doc.fail(start, f"{where}: question {raw['question']}{raw.get('part', '')} is already slot "
+                                  f"'{clash.name}'; give the slots different parts")
         fam_name = raw["family"]
         if fam_name not in families:
             raise doc.fail(doc.line_of("family", start),

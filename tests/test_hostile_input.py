@@ -16,6 +16,8 @@ import pytest
 from generator import QgenError
 from generator.compile import TexError, run_tex
 from generator.batch import generate
+from generator.family import ConstraintError
+from generator.seeding import rng_for
 from generator.spec import Student, check_student_id, load_exam, load_roster
 from conftest import Q2_EXAM, needs_tex, pdf_text
 
@@ -273,3 +275,25 @@ def test_lualatex_documents_are_reproducible_and_printable(tmp_path):
     for rel in ("papers/ZH1.pdf", "keys/ZH1.pdf", "papers.pdf", "keybook.pdf", "manifest.json"):
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
     assert "王小明" in pdf_text(tmp_path / "one" / "papers.pdf") and "王小明" in pdf_text(tmp_path / "one" / "keybook.pdf")
+
+
+def test_two_slots_for_one_question_part_and_empty_questions_are_refused(tmp_path):
+    def twice(text):
+        slot = text[text.index("[[slot]]"):].replace('name = "2"', 'name = "2b"')
+        return text.replace("full_marks = 10", "full_marks = 20") + "\n" + slot
+    with pytest.raises(QgenError, match=r"slot '2b': question 2 is already slot '2'"):
+        load_exam(exam_copy(tmp_path, twice))
+    with pytest.raises(QgenError, match=r"exam.toml:19: slot '2': question must not be empty"):
+        load_exam(exam_copy(tmp_path / "e", lambda t: t.replace('question = "2"', 'question = ""')))
+
+
+def test_only_and_shard_together_are_refused(tmp_path):
+    with pytest.raises(QgenError, match="--only and --shard do not go together"):
+        generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, tmp_path / "o", only={"A1"}, shard=(1, 2))
+
+
+def test_a_convolution_with_no_output_channels_is_refused():
+    from generator.family import get
+    fam = get("depthwise_separable_conv")
+    with pytest.raises(ConstraintError, match="'out_channels_range' = \\[0, 0\\] must start at 1"):
+        fam.sample(rng_for(1, "e", "s", "1b"), {**fam.spec.constraints, "out_channels_range": [0, 0]})

@@ -91,6 +91,9 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
         lo, hi = constraints[name]
         if lo > hi:
             raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = [{lo}, {hi}] is empty")
+        if lo < (0 if name == "padding_range" else 1):   # no image, filter or output of size 0
+            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = [{lo}, {hi}] "
+                                  f"must start at {0 if name == 'padding_range' else 1} or more")
     for name, choices in (("channels_choices", channels), ("stride_choices", strides)):
         if any(v < 1 for v in choices):
             raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = {list(choices)} must be positive")
