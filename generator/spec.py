@@ -128,6 +128,16 @@ def _same_shape(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def _read_utf8(path: Path, hint: str) -> str:
+    """The file's text (a byte-order mark dropped), or an error naming the first bad line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise QgenError(f"{path}:{line}: not UTF-8 text ({hint})") from None
+
+
 def load_exam(path: Path | str) -> Exam:
     """Read and validate `exam.toml` (or the `exam.toml` inside a folder)."""
     path = Path(path)
@@ -135,12 +145,7 @@ def load_exam(path: Path | str) -> Exam:
         path = path / "exam.toml"
     if not path.is_file():
         raise QgenError(f"{path}: no such exam file (expected EXAM_DIR/exam.toml)")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise QgenError(f"{path}:{line}: not UTF-8 text (save exam.toml as UTF-8)") from None
+    text = _read_utf8(path, "save exam.toml as UTF-8")
     doc = _Toml(path, text.splitlines())
     try:
         data = tomllib.loads(text)
@@ -296,12 +301,7 @@ def load_roster(path: Path | str) -> list[Student]:
     path = Path(path)
     if not path.is_file():
         raise QgenError(f"{path}: no such roster file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise QgenError(f"{path}:{line}: not UTF-8 text (save the roster as 'CSV UTF-8')") from None
+    text = _read_utf8(path, "save the roster as 'CSV UTF-8'")
     if not text.strip():
         raise QgenError(f"{path}:1: empty roster (expected a header line such as 'id,name')")
     first = text.splitlines()[0]
