@@ -58,6 +58,16 @@ class Outcome:
     pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
     seconds: dict[str, float] = field(default_factory=dict)         # stage -> worker-seconds, for bench/
 
+    def absorb(self, other: "Outcome") -> None:
+        self.written += other.written
+        self.failures += other.failures
+        self.reused += other.reused
+        self.records += other.records
+        self.rows += other.rows
+        self.pdfs.update(other.pdfs)
+        for stage, secs in other.seconds.items():
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + secs
+
 
 # ---------------------------------------------------------------- the output folder
 
@@ -307,36 +317,21 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     _CTX = _Context(exam, docs, batches, engines, out, tex_only, only)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     results: dict[int, Outcome] = {}
+    # Workers are forked: they inherit _CTX and the loaded families without pickling them.
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
-        if workers == 1:
-            outcomes = map(_run_batch, todo)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            outcomes = pool.imap_unordered(_run_batch, todo)
-        for index, outcome in outcomes:
+        for index, outcome in (pool.imap_unordered(_run_batch, todo) if pool else map(_run_batch, todo)):
             results[index] = outcome
             if progress:
                 progress(len(batches[index]))
-        if pool:
-            pool.close()
-            pool.join()
     finally:
         _CTX = None
-        if workers > 1 and pool is not None:
+        if pool:
             pool.terminate()
 
     total = Outcome(seconds={"sample": sampled})
-    for index in sorted(results):
-        r = results[index]
-        total.written += r.written
-        total.failures += r.failures
-        total.reused += r.reused
-        total.records += r.records
-        total.rows += r.rows
-        total.pdfs.update(r.pdfs)
-        for stage, secs in r.seconds.items():
-            total.seconds[stage] = total.seconds.get(stage, 0.0) + secs
+    for index in sorted(results):      # roster order, whatever order the batches finished in
+        total.absorb(results[index])
     if total.reused:
         log(f"reused {total.reused} unchanged PDFs")
     if only is not None or shard is not None:
