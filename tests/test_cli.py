@@ -70,3 +70,22 @@ def test_the_seed_exam_loads():
     from generator.spec import load_exam
     exam = load_exam(SEED_EXAM)
     assert exam.id == "cs60010-ct2-2022" and exam.seed == 2022
+
+
+@needs_tex
+def test_a_failing_student_is_reported_and_the_exit_code_says_so(tmp_path):
+    import shutil
+    exam = tmp_path / "exam"
+    shutil.copytree(Q2_EXAM, exam)
+    (exam / "templates").mkdir()
+    shell = (Q2_EXAM.parent.parent.parent / "templates" / "paper.tex.j2").read_text()
+    (exam / "templates" / "paper.tex.j2").write_text(
+        shell + "\\BLOCK{ block banner }\\BLOCK{ for s in students if s.id == 'B2' }\\oops\\BLOCK{ endfor }"
+                "\\BLOCK{ endblock }\n")
+    roster = tmp_path / "r.csv"
+    roster.write_text("id,name\nA1,Alice\nB2,Bob\n")
+    result = CliRunner().invoke(main, ["papers", str(exam), "--roster", str(roster), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "qgen: error: paper of B2: pdflatex failed: " in result.output and "Undefined control sequence" in result.output
+    assert "1 document(s) failed; the others are written" in result.output
+    assert (tmp_path / "o" / "papers" / "A1.pdf").exists() and (tmp_path / "o" / "keys" / "B2.pdf").exists()
