@@ -49,7 +49,7 @@ def main():
 @click.option("--seed", type=int, help="Master seed [default: `seed` in exam.toml].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: output/<exam folder name>].")
 @click.option("--tex-only", is_flag=True, help="Write .tex files and the answers without running TeX.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="TeX processes at a time [default: all cores].")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes, each running its own TeX [default: all cores].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
               help="Students per TeX run (a failed run is retried student by student).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds another batch (other seed or roster).")
