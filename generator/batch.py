@@ -43,7 +43,6 @@ from .seeding import seed_material
 from .spec import ORIGINAL_ID, Exam, Student
 
 KINDS = (("paper", "papers"), ("key", "keys"))
-FOLDER = dict(KINDS)
 STAMP = ".qgen-batch.json"
 CACHE = ".cache"
 
@@ -57,6 +56,7 @@ class Outcome:
     rows: list[dict] = field(default_factory=list)         # answers.csv rows
     pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
     seconds: dict[str, float] = field(default_factory=dict)         # stage -> worker-seconds, for bench/
+    cached: set[str] = field(default_factory=set)                   # names in .cache/ this run uses
 
     def absorb(self, other: "Outcome") -> None:
         self.written += other.written
@@ -65,6 +65,7 @@ class Outcome:
         self.records += other.records
         self.rows += other.rows
         self.pdfs.update(other.pdfs)
+        self.cached |= other.cached
         for stage, secs in other.seconds.items():
             self.seconds[stage] = self.seconds.get(stage, 0.0) + secs
 
@@ -222,6 +223,7 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
             lap("render")
             digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
             cached = [cache / f"{digest}-{i}.pdf" for i in range(len(group))]
+            result.cached.update(c.name for c in cached)
             if all(_complete_pdf(c) for c in cached):
                 result.reused += sum(want for _, want in group)
             else:
@@ -264,6 +266,16 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
             except TexError as exc:
                 raise QgenError(f"the {kind} of the original paper does not typeset ({exc}): {exc.detail}; "
                                 "check the templates and the [header] of exam.toml") from None
+
+
+def students_in_run(count: int, chunk: int, only: set[str] | None, shard: tuple[int, int] | None) -> int:
+    """How many papers a run makes (`count` includes ORIGINAL), for the progress bar."""
+    if only:
+        return len(only)
+    if shard is None:
+        return count
+    k, n = shard
+    return sum(min(chunk, count - start) for i, start in enumerate(range(0, count, chunk)) if i % n == k - 1)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -323,7 +335,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
         for index, outcome in (pool.imap_unordered(_run_batch, todo) if pool else map(_run_batch, todo)):
             results[index] = outcome
             if progress:
-                progress(len(batches[index]))
+                progress(sum(only is None or d.student.id in only for d in batches[index]))
     finally:
         _CTX = None
         if pool:
@@ -359,12 +371,8 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
 
 def _prune_cache(out: Path, total: Outcome) -> None:
     """Keep the cache to the PDFs this batch uses (a full run only)."""
-    keep = set()
-    for folder in ("papers", "keys"):
-        for pdf in (out / folder).glob("*.pdf"):
-            keep.add(pdf.stat().st_ino)
     for cached in (out / CACHE).glob("*.pdf"):
-        if cached.stat().st_ino not in keep:
+        if cached.name not in total.cached:
             cached.unlink(missing_ok=True)
 
 

@@ -60,7 +60,7 @@ def main():
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only, shard, quiet):
     """Generate every student's question paper and solution key for EXAM_DIR."""
-    from .batch import generate, parse_shard
+    from .batch import generate, parse_shard, students_in_run
     from .spec import load_exam, load_roster
 
     say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
@@ -70,13 +70,14 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
         out = out or Path("output") / exam.folder.resolve().name
         master = seed if seed is not None else exam.seed
         say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
-        total = len(students) + 1
+        shard_kn = parse_shard(shard) if shard else None
+        total = students_in_run(len(students) + 1, batch_size, set(only) or None, shard_kn)
         show_bar = not quiet and sys.stderr.isatty() and total > 50
         with click.progressbar(length=total, label="students", file=sys.stderr, show_eta=True,
                                show_pos=True) if show_bar else _NoBar() as bar:
             result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(),
                               force=force, chunk=batch_size, only=set(only) or None,
-                              shard=parse_shard(shard) if shard else None, progress=bar.update, log=say)
+                              shard=shard_kn, progress=bar.update, log=say)
     except QgenError as exc:
         _fail(str(exc))
     except OSError as exc:     # an --out that is a file, read-only, a full disk

@@ -56,8 +56,10 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, sp.MatrixBase):
         return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value if not isinstance(value, str) else str(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)       # a NoEscape or other str subclass becomes a plain string
     if isinstance(value, int):
         return value
     if isinstance(value, Fraction):
@@ -113,7 +115,7 @@ def _draw_slot(exam: Exam, seed: int, student: Student, slot: Slot, attempt: int
         raise QgenError(f"{slot.where}: slot '{slot.name}': {exc}") from None
 
 
-def original_student(exam: Exam) -> Student:
+def original_student() -> Student:
     return Student(ORIGINAL_ID, "Original paper", 0)
 
 
@@ -124,7 +126,7 @@ def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
     coincide (or one coincide with the published original), the one whose id sorts later
     redraws, so the result depends on who collided, never on roster order.
     """
-    everyone = [original_student(exam), *students]
+    everyone = [original_student(), *students]
     drafts = {st.id: Draft(st, tuple(_draw_slot(exam, seed, st, s, 0) for s in exam.slots)) for st in everyone}
     taken: dict[str, str] = {}
     for sid in [ORIGINAL_ID] + sorted(s.id for s in students):
@@ -261,8 +263,6 @@ class Documents:
     def render(self, kind: str, variants: list[Variant], engine: str = "pdflatex") -> str:
         return self.renderer.document(kind, self.header(), [self.student_context(v, kind) for v in variants],
                                       self.exam.families, engine)
-
-
 
 
 def _key_value(value: Any) -> str:

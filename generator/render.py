@@ -124,13 +124,9 @@ FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero,
            "tex": lambda v: NoEscape(to_latex(v))}
 
 
-class _Loader(jinja2.FileSystemLoader):
-    """FileSystemLoader that reports the file a template came from in errors."""
-
-
 def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=_Loader([str(p) for p in search_path]),
+        loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
         block_start_string=r"\BLOCK{", block_end_string="}",
         variable_start_string=r"\VAR{", variable_end_string="}",
         comment_start_string=r"\#{", comment_end_string="}",

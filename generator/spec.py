@@ -265,6 +265,7 @@ def load_exam(path: Path | str) -> Exam:
                 folder=path.parent, path=path, engine=engine)
 
 
+NAME_COLUMNS = ("name", "student name", "full name", "student")
 ID_COLUMNS = ("id", "roll no", "roll", "roll number", "rollno", "student id", "registration no")
 
 
@@ -321,7 +322,13 @@ def load_roster(path: Path | str) -> list[Student]:
     if id_col is None:
         raise QgenError(f"{path}:{header_line}: no id column in the header {header!r} "
                         f"(name one of: {', '.join(ID_COLUMNS[:3])})")
-    name_col = columns.index("name") if "name" in columns else None
+    names = [c for c in NAME_COLUMNS if c in columns]
+    if not names:
+        raise QgenError(f"{path}:{header_line}: no name column in the header {header!r} "
+                        f"(name one of: {', '.join(NAME_COLUMNS[:3])}; its cells may be empty)")
+    if len(names) > 1 or columns.count(names[0]) > 1:
+        raise QgenError(f"{path}:{header_line}: more than one name column in the header {header!r}; keep one")
+    name_col = columns.index(names[0])
     students: list[Student] = []
     first_seen: dict[str, int] = {}
     for line, row in rows[1:]:

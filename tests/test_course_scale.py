@@ -8,13 +8,11 @@ import re
 import shutil
 
 import pytest
-from click.testing import CliRunner
 from pypdf import PdfReader
 
 from conftest import Q2_EXAM, needs_tex, pdf_text
 from generator import QgenError
-from generator.batch import generate, parse_shard
-from generator.cli import main
+from generator.batch import generate, parse_shard, students_in_run
 from generator.spec import Student, load_exam
 
 STUDENTS = [Student(f"25CS{i:03d}", f"Student {i}") for i in range(11)]
@@ -118,12 +116,15 @@ def test_manifest_records_seeds_params_templates_versions_and_hashes(reference):
         assert hashlib.sha256((reference / name).read_bytes()).hexdigest() == digest
 
 
-def test_progress_reports_every_student_and_is_quiet_off_a_terminal(tmp_path):
+def test_progress_reports_every_student_a_run_makes(tmp_path):
     seen = []
     generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, progress=seen.append)
-    assert sum(seen) == len(STUDENTS) + 1 and len(seen) == 3
-    roster = tmp_path / "r.csv"
-    roster.write_text("id,name\n" + "".join(f"S{i},N{i}\n" for i in range(80)))
-    result = CliRunner().invoke(main, ["papers", str(Q2_EXAM), "--roster", str(roster), "--out", str(tmp_path / "o"),
-                                       "--tex-only"])
-    assert result.exit_code == 0 and "ETA" not in result.output and "students  [" not in result.output
+    assert sum(seen) == len(STUDENTS) + 1 == students_in_run(12, 4, None, None) and len(seen) == 3
+    seen.clear()
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, shard=(2, 2),
+             progress=seen.append)
+    assert sum(seen) == 4 == students_in_run(12, 4, None, (2, 2))
+    seen.clear()
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, only={"25CS003"},
+             progress=seen.append)
+    assert sum(seen) == 1 == students_in_run(12, 4, {"25CS003"}, None)

@@ -297,3 +297,10 @@ def test_a_convolution_with_no_output_channels_is_refused():
     fam = get("depthwise_separable_conv")
     with pytest.raises(ConstraintError, match="'out_channels_range' = \\[0, 0\\] must start at 1"):
         fam.sample(rng_for(1, "e", "s", "1b"), {**fam.spec.constraints, "out_channels_range": [0, 0]})
+
+
+def test_a_roster_needs_a_name_column_under_a_known_heading(tmp_path):
+    students = load_roster(roster_file(tmp_path, "Roll No,Student Name\n21CS1,Asha\n"))
+    assert students == [Student("21CS1", "Asha", 2)]
+    with pytest.raises(QgenError, match=r"roster.csv:1: no name column"):
+        load_roster(roster_file(tmp_path, "id,email\n21CS1,a@x\n"))
