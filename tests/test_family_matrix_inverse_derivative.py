@@ -134,3 +134,21 @@ def test_solve_refuses_an_unknown_identity():
         FAM.solve({"identity": "inv_cubed"})
     with pytest.raises(CheckError):
         FAM.check({"identity": "inv_cubed"}, FAM.solve(ORIGINAL))
+
+
+# The printed statements, each checked by hand against the product rule (d(A^-1) = -A^-1 A' A^-1):
+# a second path beside sympy's check of the expression trees they are printed from.
+HAND_CHECKED = {
+    "inv": r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{A}^{-1}) = -\mathbf{A}^{-1}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{-1}",
+    "inv_times": r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{A}^{-1}\mathbf{B}) = -\mathbf{A}^{-1}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{-1}\mathbf{B} + \mathbf{A}^{-1}\frac{\partial \mathbf{B}}{\partial \mathbf{x}}",
+    "times_inv": r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{A}\mathbf{B}^{-1}) = \frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{B}^{-1} - \mathbf{A}\mathbf{B}^{-1}\frac{\partial \mathbf{B}}{\partial \mathbf{x}}\mathbf{B}^{-1}",
+    "inv_of_product": r"\frac{\partial}{\partial \mathbf{x}}((\mathbf{A}\mathbf{B})^{-1}) = -\mathbf{B}^{-1}\mathbf{A}^{-1}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{-1} - \mathbf{B}^{-1}\frac{\partial \mathbf{B}}{\partial \mathbf{x}}\mathbf{B}^{-1}\mathbf{A}^{-1}",
+    "inv_squared": r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{A}^{-2}) = -\mathbf{A}^{-1}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{-2} - \mathbf{A}^{-2}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{-1}",
+    "cube": r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{A}^{3}) = \frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A}^{2} + \mathbf{A}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}\mathbf{A} + \mathbf{A}^{2}\frac{\partial \mathbf{A}}{\partial \mathbf{x}}",
+}
+
+
+@pytest.mark.parametrize("identity", sorted(HAND_CHECKED))
+def test_printed_statements_are_the_hand_checked_ones(identity):
+    from generator.family import get
+    assert get("matrix_inverse_derivative").solve({"identity": identity})["statement"] == HAND_CHECKED[identity]
