@@ -9,6 +9,7 @@ become `sympy.latex`. Templates only read values: formatting lives in the filter
 from __future__ import annotations
 
 import re
+import sysconfig
 import unicodedata
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +23,16 @@ from . import QgenError
 from .family import FAMILIES_DIR, LoadedFamily
 from .fonts import FALLBACK_FONTS, is_rtl
 
-PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+def _shells() -> Path:
+    """The document shells: templates/ beside the package in a checkout (or an editable
+    install), else where a regular install puts them (<prefix>/share/qgen/templates)."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.is_dir():
+        return checkout
+    return Path(sysconfig.get_path("data")) / "share" / "qgen" / "templates"
+
+
+PROJECT_TEMPLATES = _shells()
 
 
 _LIGATURE = re.compile(r"([-'<>,])(?=\1)")
