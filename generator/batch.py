@@ -33,10 +33,11 @@ from pypdf import PdfReader, PdfWriter
 
 from . import QgenError, __version__
 from . import pdfsplit
-from .compile import Failure, Job, Member, TexError, atomic_write_bytes, run_job, run_tex
+from .compile import Failure, Job, Member, TexError, run_job, run_tex
+from .files import atomic_write_bytes, atomic_write_text
 from .family import FAMILIES_DIR
 from .fonts import FALLBACK_FONTS, LUALATEX, PDFLATEX, engine_for, require_engine
-from .pipeline import (Documents, Draft, Solver, answers_csv, answers_document, atomic_write_text, csv_row, draw,
+from .pipeline import (Documents, Draft, Solver, answers_csv, answers_document, csv_row, draw,
                        keybook_entry, solve_draft, student_record)
 from .render import PROJECT_TEMPLATES, Renderer
 from .seeding import seed_material
@@ -359,11 +360,11 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
             log("papers.pdf and keybook.pdf not written: a print file must not miss a student")
         else:
             started = time.perf_counter()
-            prints = print_files(exam, out, drafts, total, docs.renderer)
+            prints = print_files(exam, out, drafts, engines, total, docs.renderer)
             total.seconds["print files"] = time.perf_counter() - started
             log(f"wrote {', '.join(prints)}")
         atomic_write_text(out / "manifest.json",
-                          json.dumps(manifest(exam, seed, drafts, chunk, total, docs.renderer, prints),
+                          json.dumps(manifest(exam, seed, drafts, engines, chunk, total, docs.renderer, prints),
                                      indent=1, ensure_ascii=False) + "\n", durable=True)
         _prune_cache(out, total)
     return total
@@ -378,7 +379,8 @@ def _prune_cache(out: Path, total: Outcome) -> None:
 
 # ---------------------------------------------------------------- print files
 
-def print_files(exam: Exam, out: Path, drafts: list[Draft], total: Outcome, renderer: Renderer) -> dict[str, str]:
+def print_files(exam: Exam, out: Path, drafts: list[Draft], engines: dict[str, str], total: Outcome,
+                renderer: Renderer) -> dict[str, str]:
     """papers.pdf (every student's paper, each from an odd page) and keybook.pdf (final answers)."""
     students = [d.student.id for d in drafts if d.student.id != ORIGINAL_ID]
     papers = [out / "papers" / f"{sid}.pdf" for sid in students]
@@ -387,7 +389,7 @@ def print_files(exam: Exam, out: Path, drafts: list[Draft], total: Outcome, rend
     except pdfsplit.Unsupported:      # a PDF from elsewhere (an older TeX): the slow, general way
         _merge_with_pypdf(papers, out / "papers.pdf")
     records = [r for r in total.records if r["id"] != ORIGINAL_ID]
-    engine = LUALATEX if any(engine_for(d.student, exam.engine) == LUALATEX for d in drafts) else PDFLATEX
+    engine = LUALATEX if LUALATEX in engines.values() else PDFLATEX
     tex = renderer.render("keybook.tex.j2", exam=dict(exam.header), students=[keybook_entry(r) for r in records],
                           unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
     scratch = out / ".work" / str(os.getpid())
@@ -437,16 +439,15 @@ def _template_hashes(renderer: Renderer) -> dict[str, str]:
     return files
 
 
-def manifest(exam: Exam, seed: int, drafts: list[Draft], batch_size: int, total: Outcome, renderer: Renderer,
-             prints: dict[str, str]) -> dict:
+def manifest(exam: Exam, seed: int, drafts: list[Draft], engines: dict[str, str], batch_size: int, total: Outcome,
+             renderer: Renderer, prints: dict[str, str]) -> dict:
     versions = {"python": platform.python_version()}
     for package in ("jinja2", "sympy", "numpy", "pypdf", "pylatex", "click"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
-    engines = sorted(set(engine_for(d.student, exam.engine) for d in drafts))
-    versions.update({engine: _engine_version(engine) for engine in engines})
+    versions.update({engine: _engine_version(engine) for engine in sorted(set(engines.values()))})
     return {
         "exam": exam.id,
         "generator": f"qgen {__version__}",

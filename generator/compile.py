@@ -22,11 +22,9 @@ from typing import Callable
 from pypdf import PdfReader, PdfWriter
 
 from . import QgenError, pdfsplit
+from .files import atomic_write_bytes
 
 ENGINE = "pdflatex"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK      # mkstemp makes 0600 files; outputs get the usual mode
 PASSES = 1       # the shell prints "Page i of n" without forward references
 TIMEOUT_S = 300
 # Fixed timestamp: the same inputs give byte-identical PDFs.
@@ -122,27 +120,6 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
 def page_counts(log: str) -> dict[int, int]:
     """Student index -> number of pages, from the `qgen-pages K N` lines the shell logs."""
     return {int(k): int(n) for k, n in re.findall(r"^qgen-pages (\d+) (\d+)$", log, re.MULTILINE)}
-
-
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = False) -> None:
-    """Write to a temporary name, then rename: readers see the old file or the new, never half.
-
-    `durable` also survives a power cut (fsync); per-student files skip it, since a killed
-    process loses nothing the page cache holds and a rerun rebuilds what is missing.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def split_pdf(data: bytes, counts: list[int]) -> list[bytes]:

@@ -10,8 +10,11 @@ objects its pages reach, renumbered: about a tenth of the time. Anything unexpec
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
+
+from .files import atomic_file
 
 _REF = re.compile(rb"(\d+)\s+0\s+R\b")
 _OBJ_HEAD = re.compile(rb"\s*(\d+)\s+0\s+obj\b")
@@ -158,86 +161,72 @@ def merge(inputs: list[Path], target: Path, odd_starts: bool = True) -> int:
     (the fonts that students of one batch share) are written once, so the file stays small.
     The output is streamed: only offsets and content hashes stay in memory.
     """
-    import hashlib
-    import os
-    import tempfile
-
-    tmp_fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     offsets: dict[int, int] = {}
     kids: list[int] = []
     seen: dict[bytes, int] = {}
     next_num = 3                       # 1 and 2: catalog and page tree, written last
     media = b"[0 0 595.276 841.89]"
-    try:
-        with os.fdopen(tmp_fd, "wb") as out:
-            pos = 0
+    with atomic_file(target) as out:
+        pos = 0
 
-            def emit(num: int, body: bytes) -> None:
-                nonlocal pos
-                offsets[num] = pos
-                chunk = b"%d 0 obj\n" % num + body + b"\nendobj\n"
-                out.write(chunk)
-                pos += len(chunk)
+        def emit(num: int, body: bytes) -> None:
+            nonlocal pos
+            offsets[num] = pos
+            chunk = b"%d 0 obj\n" % num + body + b"\nendobj\n"
+            out.write(chunk)
+            pos += len(chunk)
 
-            header = b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n"
-            out.write(header)
-            pos = len(header)
-            for path in inputs:
-                data = path.read_bytes()
-                objects = _objects(data)
-                root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
-                if not root:
-                    raise Unsupported(f"{path}: trailer without /Root")
-                pages = _page_tree(objects, int(root.group(1)))
-                keys: dict[int, bytes] = {}
-                numbers: dict[int, int] = {}
+        header = b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n"
+        out.write(header)
+        pos = len(header)
+        for path in inputs:
+            data = path.read_bytes()
+            objects = _objects(data)
+            root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
+            if not root:
+                raise Unsupported(f"{path}: trailer without /Root")
+            pages = _page_tree(objects, int(root.group(1)))
+            numbers: dict[int, int] = {}
 
-                def place(num: int, depth: int = 0) -> int:
-                    """Write object `num` (after what it refers to) unless identical content is out."""
-                    nonlocal next_num
-                    if num in numbers:
-                        return numbers[num]
-                    if depth > 64:
-                        raise Unsupported("reference cycle")
-                    head, stream = objects[num]
-                    is_page = num in page_set
-                    refs = {int(r.group(1)) for r in _REF.finditer(_PARENT.sub(b"", head))}
-                    for ref in sorted(refs):
-                        place(ref, depth + 1)
-                    body = _PARENT.sub(_PLACEHOLDER, head)
-                    body = _REF.sub(lambda m: b"%d 0 R" % numbers[int(m.group(1))], body)
-                    body = body.replace(_PLACEHOLDER, b"/Parent 2 0 R") + stream
-                    key = hashlib.sha256(body).digest()
-                    if not is_page and key in seen:
-                        numbers[num] = seen[key]
-                        return numbers[num]
-                    numbers[num] = next_num
-                    next_num += 1
-                    seen[key] = numbers[num]
-                    emit(numbers[num], body)
+            def place(num: int, depth: int = 0) -> int:
+                """Write object `num` (after what it refers to) unless identical content is out."""
+                nonlocal next_num
+                if num in numbers:
                     return numbers[num]
+                if depth > 64:
+                    raise Unsupported("reference cycle")
+                head, stream = objects[num]
+                is_page = num in page_set
+                refs = {int(r.group(1)) for r in _REF.finditer(_PARENT.sub(b"", head))}
+                for ref in sorted(refs):
+                    place(ref, depth + 1)
+                body = _PARENT.sub(_PLACEHOLDER, head)
+                body = _REF.sub(lambda m: b"%d 0 R" % numbers[int(m.group(1))], body)
+                body = body.replace(_PLACEHOLDER, b"/Parent 2 0 R") + stream
+                key = hashlib.sha256(body).digest()
+                if not is_page and key in seen:
+                    numbers[num] = seen[key]
+                    return numbers[num]
+                numbers[num] = next_num
+                next_num += 1
+                seen[key] = numbers[num]
+                emit(numbers[num], body)
+                return numbers[num]
 
-                page_set = set(pages)
-                for page in pages:
-                    kids.append(place(page))
-                m = re.search(rb"/MediaBox\s*(\[[^\]]*\])", objects[pages[-1]][0])
-                media = m.group(1) if m else media
-                if odd_starts and len(pages) % 2:
-                    blank = next_num
-                    next_num += 1
-                    emit(blank, b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Resources << >> >>" % media)
-                    kids.append(blank)
-            emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids)))
-            emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
-            xref = pos
-            out.write(b"xref\n0 %d\n0000000000 65535 f \n" % next_num)
-            out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, next_num)))
-            out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (next_num, xref))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+            page_set = set(pages)
+            for page in pages:
+                kids.append(place(page))
+            m = re.search(rb"/MediaBox\s*(\[[^\]]*\])", objects[pages[-1]][0])
+            media = m.group(1) if m else media
+            if odd_starts and len(pages) % 2:
+                blank = next_num
+                next_num += 1
+                emit(blank, b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Resources << >> >>" % media)
+                kids.append(blank)
+        emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids)))
+        emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+        xref = pos
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % next_num)
+        out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, next_num)))
+        out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (next_num, xref))
     return len(kids)

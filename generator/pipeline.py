@@ -1,8 +1,8 @@
 """Variants and keys: draw every student's parameters, solve and check them, and turn them
 into answers.json rows, answers.csv rows and paper/key documents.
 
-Everything here is pure (inputs -> values) except `atomic_write_text`; `batch.generate`
-runs it over a roster and does the I/O.
+Everything here is pure (inputs -> values); `batch.generate` runs it over a roster and
+does the I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sympy as sp
 from pylatex.utils import NoEscape
 
 from . import QgenError, __version__
-from .compile import atomic_write_bytes
 from .family import CheckError, ConstraintError, LoadedFamily
 from .family import get as get_family
 from .render import Renderer
@@ -221,10 +220,6 @@ def answers_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
-
-
-def atomic_write_text(path: Path, text: str, durable: bool = False) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), durable)
 
 
 # ---------------------------------------------------------------- documents
