@@ -290,7 +290,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_only: bool = False,
-             workers: int | None = None, chunk: int = 50, renderer: Renderer | None = None, force: bool = False,
+             workers: int | None = None, chunk: int = 100, renderer: Renderer | None = None, force: bool = False,
              only: set[str] | None = None, shard: tuple[int, int] | None = None,
              progress: Callable[[int], None] | None = None, log: Callable[[str], None] = lambda s: None) -> Outcome:
     """Write tex/, answers.json, answers.csv, manifest.json and (unless tex_only) the PDFs.

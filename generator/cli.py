@@ -50,7 +50,7 @@ def main():
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: output/<exam folder name>].")
 @click.option("--tex-only", is_flag=True, help="Write .tex files and the answers without running TeX.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes, each running its own TeX [default: all cores].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True,
               help="Students per TeX run (a failed run is retried student by student).")
 @click.option("--force", is_flag=True, help="Replace an output folder that holds another batch (other seed or roster).")
 @click.option("--only", "only", multiple=True, metavar="ID",
