@@ -234,9 +234,8 @@ def _run_batch(index: int) -> tuple[int, Outcome]:
                 members = [Member(v.student.id, c, (lambda v=v, kind=kind, engine=engine:
                                                    ctx.docs.render(kind, [v], engine)))
                            for (v, _), c in zip(group, cached)]
-                job = Job(f"{folder} of batch {index + 1}", kind, tex, members, engine)
-                done = run_job(job, scratch)
-                result.failures += [f for f in done.failures if ctx.only is None or f.key in ctx.only]
+                failures = run_job(Job(kind, tex, members, engine), scratch)
+                result.failures += [f for f in failures if ctx.only is None or f.key in ctx.only]
             for (v, want), c in zip(group, cached):
                 if want and _complete_pdf(c):
                     target = ctx.out / folder / f"{v.student.id}.pdf"
@@ -269,14 +268,19 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
                                 "check the templates and the [header] of exam.toml") from None
 
 
+def _in_shard(batch: int, shard: tuple[int, int]) -> bool:
+    """Shard K of N takes batches K-1, K-1+N, K-1+2N, ... (dealt round, so shards are even)."""
+    k, n = shard
+    return batch % n == k - 1
+
+
 def students_in_run(count: int, chunk: int, only: set[str] | None, shard: tuple[int, int] | None) -> int:
     """How many papers a run makes (`count` includes ORIGINAL), for the progress bar."""
     if only:
         return len(only)
     if shard is None:
         return count
-    k, n = shard
-    return sum(min(chunk, count - start) for i, start in enumerate(range(0, count, chunk)) if i % n == k - 1)
+    return sum(min(chunk, count - start) for i, start in enumerate(range(0, count, chunk)) if _in_shard(i, shard))
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -324,7 +328,7 @@ def generate(exam: Exam, students: list[Student], seed: int, out: Path, *, tex_o
     batches = [drafts[i:i + chunk] for i in range(0, len(drafts), chunk)]
     todo = list(range(len(batches)))
     if shard is not None:
-        todo = [i for i in todo if i % shard[1] == shard[0] - 1]
+        todo = [i for i in todo if _in_shard(i, shard)]
     if only is not None:
         todo = [i for i in todo if any(d.student.id in only for d in batches[i])]
     _CTX = _Context(exam, docs, batches, engines, out, tex_only, only)

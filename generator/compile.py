@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -49,7 +49,6 @@ class Member:
 
 @dataclass
 class Job:
-    name: str               # e.g. "papers 3/12", for messages
     kind: str               # "paper" or "key"
     tex: str                # one document holding every member, in order
     members: list[Member]
@@ -62,12 +61,6 @@ class Failure:
     kind: str
     message: str
     detail: str = ""
-
-
-@dataclass
-class Result:
-    written: list[Path] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
 
 
 def tex_env() -> dict[str, str]:
@@ -142,19 +135,15 @@ def split_pdf(data: bytes, counts: list[int]) -> list[bytes]:
         return outputs
 
 
-def _split(pdf: Path, log: Path, members: list[Member]) -> list[Path]:
+def _split(pdf: Path, log: Path, members: list[Member]) -> None:
     logged = page_counts(log.read_text(encoding="utf-8", errors="replace"))
     counts = [logged.get(i, 0) for i in range(1, len(members) + 1)]
-    written = []
     for member, data in zip(members, split_pdf(pdf.read_bytes(), counts)):
         atomic_write_bytes(member.out, data)
-        written.append(member.out)
-    return written
 
 
-def run_job(job: Job, scratch: Path) -> Result:
-    """Typeset one job; a failed batch is retried student by student."""
-    result = Result()
+def run_job(job: Job, scratch: Path) -> list[Failure]:
+    """Typeset one job, writing each member's PDF; a failed batch is retried student by student."""
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch, prefix="job-") as work:
         work = Path(work)
@@ -162,19 +151,13 @@ def run_job(job: Job, scratch: Path) -> Result:
             pdf = run_tex(job.tex, work, engine=job.engine)
             if len(job.members) == 1:
                 atomic_write_bytes(job.members[0].out, pdf.read_bytes())
-                result.written.append(job.members[0].out)
             else:
-                result.written += _split(pdf, work / "doc.log", job.members)
-            return result
+                _split(pdf, work / "doc.log", job.members)
+            return []
         except TexError as exc:
             if len(job.members) == 1:
                 m = job.members[0]
-                result.failures.append(Failure(m.key, job.kind, str(exc), exc.detail))
-                return result
+                return [Failure(m.key, job.kind, str(exc), exc.detail)]
     # The batch failed: typeset its students one by one to keep the good ones and name the bad.
-    for m in job.members:
-        single = Job(f"{job.kind} {m.key}", job.kind, m.single_tex(), [m], job.engine)
-        sub = run_job(single, scratch)
-        result.written += sub.written
-        result.failures += sub.failures
-    return result
+    return [failure for m in job.members
+            for failure in run_job(Job(job.kind, m.single_tex(), [m], job.engine), scratch)]

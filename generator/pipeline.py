@@ -34,17 +34,12 @@ class SlotVariant:
     slot: Slot
     params: dict
     answers: dict            # sympy values, as solve() returned them
-    attempt: int = 0
 
 
 @dataclass(frozen=True)
 class Variant:
     student: Student
     slots: tuple[SlotVariant, ...]
-
-    @property
-    def fingerprint(self) -> str:
-        return json.dumps([s.params for s in self.slots], sort_keys=True)
 
 
 def jsonable(value: Any) -> Any:
@@ -148,8 +143,8 @@ def solve_draft(draft: Draft, solver: Solver) -> Variant:
             return f"{slot.where}: slot '{slot.name}': the original values"
         return f"student {draft.student.id}, slot {slot.name}"
 
-    return Variant(draft.student, tuple(SlotVariant(slot, params, solver(slot.family, params, who(slot)), attempt)
-                                        for slot, params, attempt in draft.slots))
+    return Variant(draft.student, tuple(SlotVariant(slot, params, solver(slot.family, params, who(slot)))
+                                        for slot, params, _ in draft.slots))
 
 
 def plan(exam: Exam, students: list[Student], seed: int, solver: Solver | None = None) -> list[Variant]:

@@ -130,8 +130,7 @@ def _bidi_runs(text: str) -> list[tuple[bool, str]]:
     return runs
 
 
-FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex,
-           "tex": lambda v: NoEscape(to_latex(v))}
+FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex}
 
 
 def make_env(search_path: Iterable[Path]) -> jinja2.Environment:

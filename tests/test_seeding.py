@@ -8,7 +8,7 @@ import pytest
 
 from generator import QgenError
 from generator.batch import generate
-from generator.pipeline import answers_document, plan, student_record
+from generator.pipeline import answers_document, draw, plan, student_record
 from generator.seeding import rng_for, seed_material
 from generator.spec import Student, load_exam, load_roster
 
@@ -43,15 +43,15 @@ def test_same_inputs_give_the_same_answers_and_tex(exam, roster, tmp_path):
 
 
 def test_adding_or_reordering_students_changes_no_one_else(exam, roster):
-    before = {v.student.id: v.fingerprint for v in plan(exam, roster, 5)}
+    before = {v.student.id: v.fingerprint for v in draw(exam, roster, 5)}
     bigger = list(reversed(roster)) + [Student(f"22NEW{i:04d}", f"New {i}") for i in range(40)]
-    after = {v.student.id: v.fingerprint for v in plan(exam, bigger, 5)}
+    after = {v.student.id: v.fingerprint for v in draw(exam, bigger, 5)}
     assert all(after[sid] == fp for sid, fp in before.items())
 
 
 def test_two_students_never_share_a_variant(exam):
     students = [Student(f"S{i:04d}", "") for i in range(400)]
-    variants = plan(exam, students, 3)
+    variants = draw(exam, students, 3)
     assert len({v.fingerprint for v in variants}) == len(variants)
 
 
@@ -63,10 +63,10 @@ def test_a_collision_is_redrawn_by_the_later_id(exam):
     small_exam = type(exam)(exam.id, exam.seed, exam.header, (type(slot)(**{**slot.__dict__, "constraints": tiny}),),
                             exam.folder, exam.path)
     for seed in range(5):
-        variants = plan(small_exam, [Student("S1", ""), Student("S2", "")], seed)
+        variants = draw(small_exam, [Student("S1", ""), Student("S2", "")], seed)
         assert len({v.fingerprint for v in variants}) == 3
     with pytest.raises(QgenError, match="could not find a variant distinct"):
-        plan(small_exam, [Student(f"S{i}", "") for i in range(3)], 1)
+        draw(small_exam, [Student(f"S{i}", "") for i in range(3)], 1)
 
 
 def test_seed_override_changes_variants_but_not_original(exam, roster):
