@@ -27,9 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.batch import generate  # noqa: E402
+from generator.run import Options, generate  # noqa: E402
 from generator.compile import tex_env  # noqa: E402
-from generator.spec import Student, load_exam  # noqa: E402
+from generator.roster import Student  # noqa: E402
+from generator.spec import load_exam  # noqa: E402
 
 TARGET_S_PER_STUDENT = 0.03
 TARGET_RATIO = 40
@@ -63,7 +64,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="qgen-bench-"))
     out = scratch / "out"
     started = time.perf_counter()
-    result = generate(exam, students, exam.seed, out, workers=args.jobs)
+    result = generate(exam, students, exam.seed, Options(out, workers=args.jobs))
     wall = time.perf_counter() - started
     if result.failures:
         print(f"{len(result.failures)} documents failed", file=sys.stderr)

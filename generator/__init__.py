@@ -1,10 +1,13 @@
 """qgen: one exam in, a distinct but equally hard variant per student out, with a worked key.
 
-The package is laid out as ../shared/DESIGN.md describes: spec (inputs), seeding (rngs),
-family (the question-family contract and registry), pipeline (variants and answers),
-render (Jinja to LaTeX), fonts (which engine a name needs), compile (TeX), pdfsplit
-(splitting and merging PDFs), files (atomic writes), batch (the run over a roster) and
-cli (the click front end).
+Data flows one way, each module importing only those before it:
+
+    spec, roster (inputs) -> plan (seeds, variants, answers) -> render, documents (LaTeX)
+    -> compile, pdfsplit (TeX, PDFs) -> writers (answers, print files, manifest) -> run -> cli
+
+Beneath them: values (JSON and LaTeX of a value), family and constraints (the family
+contract), registry (finding families), seeding, fonts, sources (reading input files),
+files (atomic writes) and outdir (the output folder).
 """
 
 __version__ = "0.1.0"

@@ -42,6 +42,29 @@ def main():
     """
 
 
+class ShardType(click.ParamType):
+    """`--shard K/N`, parsed at the edge into a Shard."""
+    name = "K/N"
+
+    def convert(self, value, param, ctx):
+        from .run import Shard
+        if isinstance(value, Shard):
+            return value
+        try:
+            k, n = (int(v) for v in str(value).split("/"))
+        except ValueError:
+            self.fail(f"{value!r}: expected K/N, for example 2/8", param, ctx)
+        if not 1 <= k <= n:
+            self.fail(f"{value!r}: K must be between 1 and N", param, ctx)
+        return Shard(k, n)
+
+
+def _folder_remedy(reason: str, out: Path) -> str:
+    """The flags that get past an output folder the library refused."""
+    return {"other batch": "; use another --out, or --force to replace it",
+            "unreadable": f"; use --force to replace the batch in {out}"}.get(reason, "; choose another --out")
+
+
 @main.command()
 @click.argument("exam_dir", type=click.Path(path_type=Path))
 @click.option("--roster", type=click.Path(path_type=Path), help="CSV with an id column and a name column "
@@ -55,14 +78,18 @@ def main():
 @click.option("--force", is_flag=True, help="Replace an output folder that holds another batch (other seed or roster).")
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Rebuild only this student's files, identically (repeatable).")
-@click.option("--shard", metavar="K/N", help="Do only the K-th of N slices of the roster; a run without "
+@click.option("--shard", type=ShardType(), help="Do only the K-th of N slices of the roster; a run without "
               "--shard in the same folder then merges them, reusing every PDF.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
 def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only, shard, quiet):
     """Generate every student's question paper and solution key for EXAM_DIR."""
-    from .batch import generate, parse_shard, students_in_run
-    from .spec import load_exam, load_roster
+    from .outdir import FolderError
+    from .roster import load_roster
+    from .run import Options, UnknownStudent, generate, students_in_run
+    from .spec import load_exam
 
+    if only and shard:
+        _fail("--only and --shard do not go together: --only already names the students")
     say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
         exam = load_exam(exam_dir)
@@ -70,14 +97,18 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
         out = out or Path("output") / exam.folder.resolve().name
         master = seed if seed is not None else exam.seed
         say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
-        shard_kn = parse_shard(shard) if shard else None
-        total = students_in_run(len(students) + 1, batch_size, set(only) or None, shard_kn)
+        only_ids = frozenset(only) or None
+        total = students_in_run(len(students) + 1, batch_size, only_ids, shard)
         show_bar = not quiet and sys.stderr.isatty() and total > 50
         with click.progressbar(length=total, label="students", file=sys.stderr, show_eta=True,
                                show_pos=True) if show_bar else _NoBar() as bar:
-            result = generate(exam, students, master, out, tex_only=tex_only, workers=jobs or os.cpu_count(),
-                              force=force, chunk=batch_size, only=set(only) or None,
-                              shard=shard_kn, progress=bar.update, log=say)
+            options = Options(out=out, tex_only=tex_only, workers=jobs or os.cpu_count(), batch_size=batch_size,
+                              replace=force, only=only_ids, shard=shard, progress=bar.update, log=say)
+            result = generate(exam, students, master, options)
+    except UnknownStudent as exc:
+        _fail(f"--only {exc.id}: no such student in the roster")
+    except FolderError as exc:
+        _fail(f"{exc}{_folder_remedy(exc.reason, out)}")
     except QgenError as exc:
         _fail(str(exc))
     except OSError as exc:     # an --out that is a file, read-only, a full disk
@@ -93,7 +124,7 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
 @main.command()
 def families():
     """List the question families with their parameters, parts and constraints."""
-    from .family import registry
+    from .registry import registry
 
     for fam in registry().values():
         spec = fam.spec
@@ -106,7 +137,7 @@ def families():
             click.echo(f"    {('(' + part.label + ')') if part.label else '-'} {part.points} pt  {part.asks}")
         if spec.constraints:
             click.echo("  constraints (exam.toml [slot.constraints], defaults):")
-            for key, value in spec.constraints.items():
+            for key, value in spec.defaults.items():
                 click.echo(f"    {key} = {value!r}")
         click.echo("")
 

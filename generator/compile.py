@@ -10,7 +10,6 @@ and the error names the student. Every PDF is written to a temporary file and re
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
@@ -18,8 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-
-from pypdf import PdfReader, PdfWriter
 
 from . import QgenError, pdfsplit
 from .files import atomic_write_bytes
@@ -102,7 +99,7 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
         except subprocess.TimeoutExpired:
             raise TexError(f"TeX did not finish within {timeout:.0f} s") from None
         except FileNotFoundError:
-            raise TexError(f"{engine} not found; run `make papers` (it installs TeX) or use --tex-only") from None
+            raise TexError(f"{engine} not found; `make papers` installs TeX") from None
         if proc.returncode != 0:
             log_path = workdir / f"{jobname}.log"
             log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
@@ -115,30 +112,14 @@ def page_counts(log: str) -> dict[int, int]:
     return {int(k): int(n) for k, n in re.findall(r"^qgen-pages (\d+) (\d+)$", log, re.MULTILINE)}
 
 
-def split_pdf(data: bytes, counts: list[int]) -> list[bytes]:
-    """One PDF per page count, byte-copying objects when the PDF allows it, else with pypdf."""
-    try:
-        return pdfsplit.split(data, counts)
-    except pdfsplit.Unsupported:
-        reader = PdfReader(io.BytesIO(data))
-        if sum(counts) != len(reader.pages):
-            raise TexError(f"page bookkeeping is off: {sum(counts)} pages logged, {len(reader.pages)} in the PDF")
-        outputs, start = [], 0
-        for count in counts:
-            writer = PdfWriter()
-            for page in reader.pages[start:start + count]:
-                writer.add_page(page)
-            start += count
-            buf = io.BytesIO()
-            writer.write(buf)
-            outputs.append(buf.getvalue())
-        return outputs
-
-
 def _split(pdf: Path, log: Path, members: list[Member]) -> None:
     logged = page_counts(log.read_text(encoding="utf-8", errors="replace"))
     counts = [logged.get(i, 0) for i in range(1, len(members) + 1)]
-    for member, data in zip(members, split_pdf(pdf.read_bytes(), counts)):
+    try:
+        parts = pdfsplit.split(pdf.read_bytes(), counts)
+    except pdfsplit.PageCountError as exc:
+        raise TexError(f"page bookkeeping is off: {exc}") from None
+    for member, data in zip(members, parts):
         atomic_write_bytes(member.out, data)
 
 

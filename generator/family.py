@@ -1,17 +1,27 @@
-"""The question-family contract and the registry that discovers `generator/families/*/`.
+"""The question-family contract, stated once.
 
-A family is one folder: `__init__.py` defines `FAMILY`, `sample`, `solve` and `check`;
-`question.tex.j2` and `solution.tex.j2` present it; an optional `preamble.tex.j2` holds
-macros and saved diagram boxes, emitted once per document. Adding a family edits nothing else.
+A family is one folder. Its `__init__.py` defines
+
+    FAMILY = Family(...)                      # name, parts and marks, params, answers, constraints, rules
+    def sample(rng, constraints) -> params    # rng: numpy Generator, passed in; constraints: complete
+    def solve(params) -> {"answers": {...}, "work": {...}}
+    def check(params, answers) -> None        # recompute another way; raise CheckError on a difference
+
+- `sample` receives the family's constraints with the exam's overrides applied, merged and
+  checked once by the loader (`LoadedFamily.constraints`). It draws with rejection sampling
+  (`sample_until`), each fairness rule named in `FAMILY.rules`.
+- `solve` returns exactly the declared answers (they go to answers.json) and, apart from them,
+  `work`: whatever else the worked key prints. Nothing undeclared reaches answers.json.
+- `check` sees the declared answers only and must not reuse `solve`'s code path.
+
+`question.tex.j2` and `solution.tex.j2` present it; an optional `preamble.tex.j2` holds macros
+and saved diagram boxes, emitted once per document. Adding a family edits nothing else.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -19,16 +29,18 @@ from typing import Any, Callable
 import numpy as np
 
 from . import QgenError
+from .constraints import Constraint, ConstraintError, resolve
 
-FAMILIES_DIR = Path(__file__).parent / "families"
-
-
-class ConstraintError(QgenError):
-    """Sampling could not meet a constraint within the bounded number of tries."""
+__all__ = ["CheckError", "Constraint", "ConstraintError", "ContractError", "Family", "LoadedFamily", "Part",
+           "Solution", "integers", "sample_until"]
 
 
 class CheckError(AssertionError):
     """The independent numeric path disagrees with the sympy answer."""
+
+
+class ContractError(QgenError):
+    """A family does not keep the contract (a missing function, an undeclared answer)."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +56,19 @@ class Family:
     title: str
     parts: tuple[Part, ...]
     params: dict[str, str]                  # name -> meaning, in answers.json order
-    answers: tuple[str, ...]                # keys of solve()'s result that go to answers.json
-    constraints: dict[str, Any] = field(default_factory=dict)   # defaults; exam.toml overrides
+    answers: tuple[str, ...]                # the keys of solve()'s answers, in answers.json order
+    constraints: dict[str, Any] = field(default_factory=dict)   # name -> Constraint (or a bare default)
     final: tuple[str, ...] | None = None    # answers for answers.csv and the key book (default: answers)
-    given: tuple[str, ...] = ()             # answers the question itself states (e.g. a value in a figure)
+    given: tuple[str, ...] = ()             # answers (or work) the question itself states
+    rules: dict[str, str] = field(default_factory=dict)          # fairness rule -> what it ensures
+
+    def __post_init__(self):
+        declared = {k: v if isinstance(v, Constraint) else Constraint(v) for k, v in self.constraints.items()}
+        object.__setattr__(self, "constraints", declared)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {k: c.default for k, c in self.constraints.items()}
 
     @property
     def points(self) -> int:
@@ -56,6 +77,12 @@ class Family:
     @property
     def final_answers(self) -> tuple[str, ...]:
         return self.final if self.final is not None else self.answers
+
+
+@dataclass(frozen=True)
+class Solution:
+    answers: dict[str, Any]     # the declared answers, sympy values
+    work: dict[str, Any]        # what else the worked key prints
 
 
 @dataclass(frozen=True)
@@ -68,11 +95,23 @@ class LoadedFamily:
     def name(self) -> str:
         return self.spec.name
 
+    def constraints(self, overrides: dict | None = None) -> dict:
+        """Complete constraints: the defaults with `overrides` applied, each override checked."""
+        return resolve(self.name, self.spec.constraints, overrides)
+
     def sample(self, rng: np.random.Generator, constraints: dict) -> dict:
         return self.module.sample(rng, constraints)
 
-    def solve(self, params: dict) -> dict:
-        return self.module.solve(params)
+    def solve(self, params: dict) -> Solution:
+        out = self.module.solve(params)
+        if not isinstance(out, dict) or not isinstance(out.get("answers"), dict) or set(out) - {"answers", "work"}:
+            raise ContractError(f"{self.folder / '__init__.py'}: solve() must return "
+                                "{'answers': {...}, 'work': {...}}")
+        got, declared = list(out["answers"]), self.spec.answers
+        if set(got) != set(declared):
+            raise ContractError(f"{self.folder / '__init__.py'}: solve() returned answers {sorted(got)}, "
+                                f"but FAMILY declares {sorted(declared)}")
+        return Solution({k: out["answers"][k] for k in declared}, out.get("work", {}))
 
     def check(self, params: dict, answers: dict) -> None:
         self.module.check(params, answers)
@@ -84,29 +123,6 @@ class LoadedFamily:
     @property
     def has_preamble(self) -> bool:
         return (self.folder / "preamble.tex.j2").is_file()
-
-
-@cache
-def registry() -> dict[str, LoadedFamily]:
-    found: dict[str, LoadedFamily] = {}
-    for info in sorted(pkgutil.iter_modules([str(FAMILIES_DIR)]), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
-        module = importlib.import_module(f"{__package__}.families.{info.name}")
-        spec = getattr(module, "FAMILY", None)
-        if not isinstance(spec, Family):
-            raise QgenError(f"{FAMILIES_DIR / info.name}/__init__.py: defines no FAMILY = Family(...)")
-        if spec.name != info.name:
-            raise QgenError(f"{FAMILIES_DIR / info.name}/__init__.py: FAMILY.name {spec.name!r} differs from its folder name")
-        for fn in ("sample", "solve", "check"):
-            if not callable(getattr(module, fn, None)):
-                raise QgenError(f"{FAMILIES_DIR / info.name}/__init__.py: missing function {fn}()")
-        found[spec.name] = LoadedFamily(spec, module, FAMILIES_DIR / info.name)
-    return found
-
-
-def get(name: str) -> LoadedFamily:
-    return registry()[name]
 
 
 Rule = tuple[str, Callable[[dict], bool]]

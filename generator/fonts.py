@@ -116,3 +116,13 @@ def require_engine(engine: str, student) -> None:
         package = "texlive-luatex fonts-noto-core fonts-noto-cjk" if engine == LUALATEX else "texlive-latex-base"
         raise QgenError(f"student {student.id}: the name needs {engine}, which is not installed "
                         f"(apt-get install {package}; `make papers` does it)")
+
+
+def header_engine(header: dict, where) -> str:
+    """The engine the exam header's own text needs; `where(key)` locates a key for messages."""
+    engine = PDFLATEX
+    for key, value in header.items():
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and engine_for_text(text, where(key)) == LUALATEX:
+                engine = LUALATEX
+    return engine

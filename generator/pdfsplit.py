@@ -1,20 +1,24 @@
-"""Split a PDF written by pdfTeX into one PDF per page range, and merge such PDFs, copying
-objects byte for byte.
+"""Split a PDF into one PDF per page range, and merge PDFs, copying objects byte for byte
+where the PDF allows it.
 
 A batch document holds a hundred students; pypdf rebuilds every object of every output in
 Python (about 8 ms a PDF). pdfTeX with `\\pdfobjcompresslevel=0` writes a classic xref table
 and plain objects, so each output can instead be assembled from the raw bytes of the
 objects its pages reach, renumbered: about a tenth of the time. Anything unexpected
-(object streams, inherited page attributes) raises `Unsupported` and the caller uses pypdf.
+(object streams, inherited page attributes: a PDF from elsewhere) takes the slow, general
+way through pypdf, inside this module; callers never see the difference.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 
-from .files import atomic_file
+from pypdf import PdfReader, PdfWriter
+
+from .files import atomic_file, atomic_write_bytes
 
 _REF = re.compile(rb"(\d+)\s+0\s+R\b")
 _OBJ_HEAD = re.compile(rb"\s*(\d+)\s+0\s+obj\b")
@@ -24,7 +28,11 @@ _PLACEHOLDER = b"/Parent \x00"
 
 
 class Unsupported(ValueError):
-    """The PDF uses a feature this splitter does not handle."""
+    """The PDF uses a feature the byte-copying path does not handle (pypdf takes over)."""
+
+
+class PageCountError(ValueError):
+    """The page counts asked for do not add up to the pages in the PDF."""
 
 
 def _xref_offsets(data: bytes) -> dict[int, int]:
@@ -98,6 +106,29 @@ def _page_tree(objects: dict[int, tuple[bytes, bytes]], root: int) -> list[int]:
 
 def split(data: bytes, counts: list[int]) -> list[bytes]:
     """Cut `data` into consecutive documents of counts[0], counts[1], ... pages."""
+    try:
+        return _split_fast(data, counts)
+    except Unsupported:
+        return _split_with_pypdf(data, counts)
+
+
+def _split_with_pypdf(data: bytes, counts: list[int]) -> list[bytes]:
+    reader = PdfReader(io.BytesIO(data))
+    if sum(counts) != len(reader.pages):
+        raise PageCountError(f"{sum(counts)} pages asked for, {len(reader.pages)} in the PDF")
+    outputs, start = [], 0
+    for count in counts:
+        writer = PdfWriter()
+        for page in reader.pages[start:start + count]:
+            writer.add_page(page)
+        start += count
+        buf = io.BytesIO()
+        writer.write(buf)
+        outputs.append(buf.getvalue())
+    return outputs
+
+
+def _split_fast(data: bytes, counts: list[int]) -> list[bytes]:
     objects = _objects(data)
     trailer = data[data.rfind(b"trailer"):]
     root = re.search(rb"/Root\s+(\d+)\s+0\s+R", trailer)
@@ -105,7 +136,7 @@ def split(data: bytes, counts: list[int]) -> list[bytes]:
         raise Unsupported("trailer without /Root")
     pages = _page_tree(objects, int(root.group(1)))
     if sum(counts) != len(pages):
-        raise Unsupported(f"{sum(counts)} pages asked for, {len(pages)} in the PDF")
+        raise PageCountError(f"{sum(counts)} pages asked for, {len(pages)} in the PDF")
     header = data[:data.index(b"\n") + 1] + b"%\xd0\xd4\xc5\xd8\n"
     outputs = []
     start = 0
@@ -154,79 +185,108 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
 
 
 def merge(inputs: list[Path], target: Path, odd_starts: bool = True) -> int:
-    """Concatenate PDFs (as this module writes them) into `target`; returns the page count.
+    """Concatenate PDFs into `target`; returns the page count.
 
     With `odd_starts`, a blank page follows every document with an odd number of pages, so
-    each starts on a right-hand page in duplex printing. Objects with the same content
-    (the fonts that students of one batch share) are written once, so the file stays small.
-    The output is streamed: only offsets and content hashes stay in memory.
+    each starts on a right-hand page in duplex printing.
     """
-    offsets: dict[int, int] = {}
-    kids: list[int] = []
-    seen: dict[bytes, int] = {}
-    next_num = 3                       # 1 and 2: catalog and page tree, written last
-    media = b"[0 0 595.276 841.89]"
+    try:
+        return _merge_fast(inputs, target, odd_starts)
+    except Unsupported:
+        return _merge_with_pypdf(inputs, target, odd_starts)
+
+
+def _merge_with_pypdf(inputs: list[Path], target: Path, odd_starts: bool) -> int:
+    writer = PdfWriter()
+    for path in inputs:
+        reader = PdfReader(path)
+        writer.append(reader)
+        if odd_starts and len(reader.pages) % 2:
+            writer.add_blank_page()
+    buf = io.BytesIO()
+    writer.write(buf)
+    atomic_write_bytes(target, buf.getvalue())
+    return len(writer.pages)
+
+
+class _Merger:
+    """Streams one merged PDF: objects with the same content (the fonts that students of one
+    batch share) are written once, so the file stays small; only offsets and content hashes
+    stay in memory."""
+
+    def __init__(self, out):
+        self.out = out
+        self.pos = 0
+        self.offsets: dict[int, int] = {}
+        self.kids: list[int] = []
+        self.seen: dict[bytes, int] = {}
+        self.next_num = 3              # 1 and 2: catalog and page tree, written last
+        self.media = b"[0 0 595.276 841.89]"
+        self._write(b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n")
+
+    def _write(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.pos += len(chunk)
+
+    def emit(self, num: int, body: bytes) -> None:
+        self.offsets[num] = self.pos
+        self._write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
+
+    def _new_number(self) -> int:
+        self.next_num += 1
+        return self.next_num - 1
+
+    def add(self, path: Path, odd_starts: bool) -> None:
+        data = path.read_bytes()
+        objects = _objects(data)
+        root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
+        if not root:
+            raise Unsupported(f"{path}: trailer without /Root")
+        pages = _page_tree(objects, int(root.group(1)))
+        numbers: dict[int, int] = {}
+        for page in pages:
+            self.kids.append(self._place(objects, set(pages), numbers, page))
+        m = re.search(rb"/MediaBox\s*(\[[^\]]*\])", objects[pages[-1]][0])
+        self.media = m.group(1) if m else self.media
+        if odd_starts and len(pages) % 2:
+            blank = self._new_number()
+            self.emit(blank, b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Resources << >> >>" % self.media)
+            self.kids.append(blank)
+
+    def _place(self, objects, pages: set[int], numbers: dict[int, int], num: int, depth: int = 0) -> int:
+        """Write object `num` (after what it refers to) unless identical content is out."""
+        if num in numbers:
+            return numbers[num]
+        if depth > 64:
+            raise Unsupported("reference cycle")
+        head, stream = objects[num]
+        for ref in sorted({int(r.group(1)) for r in _REF.finditer(_PARENT.sub(b"", head))}):
+            self._place(objects, pages, numbers, ref, depth + 1)
+        body = _PARENT.sub(_PLACEHOLDER, head)
+        body = _REF.sub(lambda m: b"%d 0 R" % numbers[int(m.group(1))], body)
+        body = body.replace(_PLACEHOLDER, b"/Parent 2 0 R") + stream
+        key = hashlib.sha256(body).digest()
+        if num not in pages and key in self.seen:
+            numbers[num] = self.seen[key]
+            return numbers[num]
+        numbers[num] = self.seen[key] = self._new_number()
+        self.emit(numbers[num], body)
+        return numbers[num]
+
+    def finish(self) -> int:
+        kids = b" ".join(b"%d 0 R" % k for k in self.kids)
+        self.emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self.kids)))
+        self.emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+        xref = self.pos
+        self._write(b"xref\n0 %d\n0000000000 65535 f \n" % self.next_num)
+        self._write(b"".join(b"%010d 00000 n \n" % self.offsets[n] for n in range(1, self.next_num)))
+        self._write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (self.next_num, xref))
+        return len(self.kids)
+
+
+def _merge_fast(inputs: list[Path], target: Path, odd_starts: bool) -> int:
     with atomic_file(target) as out:
-        pos = 0
-
-        def emit(num: int, body: bytes) -> None:
-            nonlocal pos
-            offsets[num] = pos
-            chunk = b"%d 0 obj\n" % num + body + b"\nendobj\n"
-            out.write(chunk)
-            pos += len(chunk)
-
-        header = b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n"
-        out.write(header)
-        pos = len(header)
+        merger = _Merger(out)
         for path in inputs:
-            data = path.read_bytes()
-            objects = _objects(data)
-            root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
-            if not root:
-                raise Unsupported(f"{path}: trailer without /Root")
-            pages = _page_tree(objects, int(root.group(1)))
-            numbers: dict[int, int] = {}
-
-            def place(num: int, depth: int = 0) -> int:
-                """Write object `num` (after what it refers to) unless identical content is out."""
-                nonlocal next_num
-                if num in numbers:
-                    return numbers[num]
-                if depth > 64:
-                    raise Unsupported("reference cycle")
-                head, stream = objects[num]
-                is_page = num in page_set
-                refs = {int(r.group(1)) for r in _REF.finditer(_PARENT.sub(b"", head))}
-                for ref in sorted(refs):
-                    place(ref, depth + 1)
-                body = _PARENT.sub(_PLACEHOLDER, head)
-                body = _REF.sub(lambda m: b"%d 0 R" % numbers[int(m.group(1))], body)
-                body = body.replace(_PLACEHOLDER, b"/Parent 2 0 R") + stream
-                key = hashlib.sha256(body).digest()
-                if not is_page and key in seen:
-                    numbers[num] = seen[key]
-                    return numbers[num]
-                numbers[num] = next_num
-                next_num += 1
-                seen[key] = numbers[num]
-                emit(numbers[num], body)
-                return numbers[num]
-
-            page_set = set(pages)
-            for page in pages:
-                kids.append(place(page))
-            m = re.search(rb"/MediaBox\s*(\[[^\]]*\])", objects[pages[-1]][0])
-            media = m.group(1) if m else media
-            if odd_starts and len(pages) % 2:
-                blank = next_num
-                next_num += 1
-                emit(blank, b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Resources << >> >>" % media)
-                kids.append(blank)
-        emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids)))
-        emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
-        xref = pos
-        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % next_num)
-        out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, next_num)))
-        out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (next_num, xref))
-    return len(kids)
+            merger.add(path, odd_starts)
+        return merger.finish()

@@ -1,27 +1,27 @@
-"""The one Jinja environment for LaTeX, its filters, and paper/key assembly.
+"""The one Jinja environment for LaTeX, its filters, and the renderer of family bodies and shells.
 
 Delimiters are LaTeX-friendly (`\\BLOCK{}`, `\\VAR{}`, `\\#{}`, `%#` line comments), undefined
-names are errors, and `finalize` escapes every plain string (roster names included) so that
-text never runs as TeX. Values that already are LaTeX are marked `NoEscape`; sympy values
-become `sympy.latex`. Templates only read values: formatting lives in the filters below.
+names are errors, and `finalize` prints every value through `values.to_latex`, which escapes
+plain strings (roster names included) so that text never runs as TeX. Templates only read
+values: formatting lives in the filters below.
 """
 
 from __future__ import annotations
 
-import re
 import sysconfig
 import unicodedata
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
 
 import jinja2
 import sympy as sp
-from pylatex.utils import NoEscape, escape_latex
+from pylatex.utils import NoEscape
 
 from . import QgenError
-from .family import FAMILIES_DIR, LoadedFamily
+from .family import LoadedFamily
 from .fonts import FALLBACK_FONTS, is_rtl
+from .registry import FAMILIES_DIR
+from .values import to_latex
 
 def _shells() -> Path:
     """The document shells: templates/ beside the package in a checkout (or an editable
@@ -35,31 +35,10 @@ def _shells() -> Path:
 PROJECT_TEMPLATES = _shells()
 
 
-_LIGATURE = re.compile(r"([-'<>,])(?=\1)")
-
-
-def to_latex(value: Any) -> str:
-    """LaTeX for one value, escaping anything that is plain text."""
-    if isinstance(value, NoEscape):
-        return value
+def _finalize(value: Any) -> str:
     if isinstance(value, jinja2.Undefined):
         str(value)   # StrictUndefined raises here, naming the missing variable
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Fraction):
-        return sp.latex(sp.Rational(value.numerator, value.denominator))
-    if isinstance(value, sp.Basic):
-        return sp.latex(value)
-    if isinstance(value, str):
-        # The caret and the backtick themselves, not a circumflex accent or an opening quote;
-        # and no ligatures: "--", "''", "<<", ">>" and ",," print as typed.
-        text = escape_latex(value).replace(r"\^{}", r"\textasciicircum{}").replace("`", r"\textasciigrave{}")
-        return NoEscape(_LIGATURE.sub(r"\1{}", text))
-    if value is None:
-        raise QgenError("a template printed a missing value (None)")
-    raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")
+    return to_latex(value)
 
 
 def marks(points: int) -> NoEscape:
@@ -144,7 +123,7 @@ def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
-        finalize=to_latex,
+        finalize=_finalize,
     )
     env.filters.update(FILTERS)
     return env
@@ -193,17 +172,19 @@ class Renderer:
         except Exception as exc:
             raise _template_error(exc, template.filename or name, self.search_path) from None
 
-    def slot(self, family: LoadedFamily, kind: str, params: dict, answers: dict, part_points: dict) -> NoEscape:
+    def slot(self, family: LoadedFamily, kind: str, params: dict, answers: dict, work: dict,
+             part_points: dict) -> NoEscape:
         """A family's question or solution body. The question sees only params and `given`."""
+        shown = {**work, **answers}
         context: dict[str, Any] = {"p": params, "pts": part_points,
-                                   "given": {k: answers[k] for k in family.spec.given}}
+                                   "given": {k: shown[k] for k in family.spec.given}}
         if kind == "solution":
-            context["a"] = answers
+            context.update(a=answers, w=work)
         return NoEscape(self.render(family.template(kind), **context))
 
     def document(self, kind: str, exam: dict, students: list[dict], families: list[LoadedFamily],
                  engine: str = "pdflatex") -> str:
-        """`kind` is "paper" or "key"; `students` are ready contexts (see pipeline.Documents)."""
+        """`kind` is "paper" or "key"; `students` are ready contexts (see documents.Documents)."""
         preambles = [f.template("preamble") for f in families if f.has_preamble]
         return self.render(f"{kind}.tex.j2", exam=exam, students=students, family_preambles=preambles,
                            unicode_engine=engine != "pdflatex", fallback_fonts=FALLBACK_FONTS)

@@ -30,12 +30,18 @@ def numbers_in(text: str) -> set[int]:
 @pytest.fixture(scope="session")
 def q2_build(tmp_path_factory):
     """The Q2-only exam compiled once for the example roster."""
-    from generator.batch import generate
-    from generator.spec import load_exam, load_roster
+    from generator.run import Options, generate
+    from generator.roster import load_roster
+    from generator.spec import load_exam
 
     exam = load_exam(Q2_EXAM)
     students = load_roster(Q2_EXAM / "roster.csv")
     out = tmp_path_factory.mktemp("q2") / "out"
-    result = generate(exam, students, exam.seed, out, workers=2)
+    result = generate(exam, students, exam.seed, Options(out, workers=2))
     assert not result.failures, result.failures
     return out, exam, students
+
+
+def sample_with(family, rng, overrides: dict) -> dict:
+    """Sample with the family's defaults and `overrides`, validated as an exam file's would be."""
+    return family.sample(rng, family.constraints(overrides))

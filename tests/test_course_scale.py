@@ -11,17 +11,20 @@ import pytest
 from pypdf import PdfReader
 
 from conftest import Q2_EXAM, needs_tex, pdf_text
-from generator import QgenError
-from generator.batch import generate, parse_shard, students_in_run
-from generator.spec import Student, load_exam
+import click
+
+from generator.cli import ShardType
+from generator.run import Options, Shard, UnknownStudent, generate, students_in_run
+from generator.roster import Student
+from generator.spec import load_exam
 
 STUDENTS = [Student(f"25CS{i:03d}", f"Student {i}") for i in range(11)]
 
 
 def build(out, **kw):
-    kw.setdefault("chunk", 4)
+    kw.setdefault("batch_size", 4)
     kw.setdefault("workers", 2)
-    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, out, **kw)
+    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(out, **kw))
     assert not result.failures, result.failures
     return result
 
@@ -53,11 +56,11 @@ def test_only_rebuilds_one_student_identically(reference, tmp_path):
     before = files(out)
     for path in [out / "papers" / "25CS006.pdf", out / "keys" / "25CS006.pdf", *(out / ".cache").glob("*")]:
         path.unlink()
-    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, out, chunk=4, only={"25CS006"})
+    result = generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(out, batch_size=4, only=frozenset({"25CS006"})))
     assert sorted(p.name for p in result.written) == ["25CS006.pdf", "25CS006.pdf"]
     assert files(out) == before
-    with pytest.raises(QgenError, match="--only NOPE: no such student"):
-        generate(load_exam(Q2_EXAM), STUDENTS, 5, out, chunk=4, only={"NOPE"})
+    with pytest.raises(UnknownStudent, match="no such student in the roster: NOPE"):
+        generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(out, batch_size=4, only=frozenset({"NOPE"})))
 
 
 @needs_tex
@@ -65,7 +68,7 @@ def test_shards_merge_into_the_same_output_as_one_run(reference, tmp_path):
     out = tmp_path / "out"
     done = set()
     for k in (1, 2, 3):
-        part = build(out, shard=(k, 3))
+        part = build(out, shard=Shard(k, 3))
         ids = {p.stem for p in part.written}
         assert ids and not ids & done, "shards do disjoint work"
         done |= ids
@@ -74,10 +77,11 @@ def test_shards_merge_into_the_same_output_as_one_run(reference, tmp_path):
     build(out, log=logs.append)
     assert "reused 24 unchanged PDFs" in logs, logs
     assert files(out) == files(reference)
-    assert parse_shard("2/8") == (2, 8)
+    shard = ShardType()
+    assert shard.convert("2/8", None, None) == Shard(2, 8)
     for bad in ("0/3", "4/3", "x", "1/2/3"):
-        with pytest.raises(QgenError, match="--shard"):
-            parse_shard(bad)
+        with pytest.raises(click.BadParameter):
+            shard.convert(bad, None, None)
 
 
 @needs_tex
@@ -118,13 +122,13 @@ def test_manifest_records_seeds_params_templates_versions_and_hashes(reference):
 
 def test_progress_reports_every_student_a_run_makes(tmp_path):
     seen = []
-    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, progress=seen.append)
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(tmp_path / "out", tex_only=True, batch_size=4, progress=seen.append))
     assert sum(seen) == len(STUDENTS) + 1 == students_in_run(12, 4, None, None) and len(seen) == 3
     seen.clear()
-    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, shard=(2, 2),
-             progress=seen.append)
-    assert sum(seen) == 4 == students_in_run(12, 4, None, (2, 2))
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(tmp_path / "out", tex_only=True, batch_size=4, shard=Shard(2, 2),
+             progress=seen.append))
+    assert sum(seen) == 4 == students_in_run(12, 4, None, Shard(2, 2))
     seen.clear()
-    generate(load_exam(Q2_EXAM), STUDENTS, 5, tmp_path / "out", tex_only=True, chunk=4, only={"25CS003"},
-             progress=seen.append)
+    generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(tmp_path / "out", tex_only=True, batch_size=4, only=frozenset({"25CS003"}),
+             progress=seen.append))
     assert sum(seen) == 1 == students_in_run(12, 4, {"25CS003"}, None)

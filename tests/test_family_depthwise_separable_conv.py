@@ -7,12 +7,14 @@ import time
 
 import pytest
 
-from generator.family import CheckError, ConstraintError, get
+from generator.family import CheckError, ConstraintError
+from generator.registry import get
 from generator.render import Renderer
 from generator.seeding import rng_for
+from conftest import sample_with
 
 FAMILY = get("depthwise_separable_conv")
-DEFAULTS = FAMILY.spec.constraints
+DEFAULTS = FAMILY.constraints()
 ORIGINAL = {"height": 200, "width": 200, "channels": 3, "kernel": 4, "stride": 1, "padding": 1, "out_channels": 10}
 PARAM_KEYS = {"height", "width", "channels", "kernel", "stride", "padding", "out_channels"}
 ANSWER_KEYS = ("depthwise_output_shape", "pointwise_output_shape", "depthwise_mults", "pointwise_mults", "total_mults")
@@ -35,7 +37,7 @@ def test_contract():
 
 
 def test_original_pinned():
-    a = FAMILY.solve(ORIGINAL)
+    a = FAMILY.solve(ORIGINAL).answers
     assert a["depthwise_output_shape"] == [199, 199, 3]
     assert a["pointwise_output_shape"] == [199, 199, 10]
     assert a["depthwise_mults"] == 1_900_848
@@ -45,9 +47,9 @@ def test_original_pinned():
 
 
 def test_original_renders_its_numbers(renderer):
-    a = FAMILY.solve(ORIGINAL)
-    question = renderer.slot(FAMILY, "question", ORIGINAL, a, POINTS)
-    solution = renderer.slot(FAMILY, "solution", ORIGINAL, a, POINTS)
+    a = FAMILY.solve(ORIGINAL).answers
+    question = renderer.slot(FAMILY, "question", ORIGINAL, a, FAMILY.solve(ORIGINAL).work, POINTS)
+    solution = renderer.slot(FAMILY, "solution", ORIGINAL, a, FAMILY.solve(ORIGINAL).work, POINTS)
     assert "$200 \\times 200 \\times 3$" in question
     assert "$4 \\times 4$" in question
     assert "1, 1 and 10 respectively" in question
@@ -83,12 +85,12 @@ def test_many_seeds(renderer):
     start = time.perf_counter()
     seen = set()
     for i in range(500):
-        p = FAMILY.sample(rng_for(2022, "test-exam", f"student{i}", "1b"), dict(DEFAULTS))
-        a = FAMILY.solve(p)
+        p = FAMILY.sample(rng_for(2022, "test-exam", f"student{i}", "1b"), DEFAULTS)
+        a = FAMILY.solve(p).answers
         _assert_constraints(p, a)
         FAMILY.check(p, a)
-        question = renderer.slot(FAMILY, "question", p, a, POINTS)
-        solution = renderer.slot(FAMILY, "solution", p, a, POINTS)
+        question = renderer.slot(FAMILY, "question", p, a, FAMILY.solve(p).work, POINTS)
+        solution = renderer.slot(FAMILY, "solution", p, a, FAMILY.solve(p).work, POINTS)
         ho, wo, _ = a["depthwise_output_shape"]
         # No answer in the student's text; Ho x Wo cannot collide with H x W (they differ).
         for key in ("depthwise_mults", "pointwise_mults", "total_mults"):
@@ -103,21 +105,21 @@ def test_many_seeds(renderer):
 
 
 def test_square_and_rectangular_and_both_strides():
-    draws = [FAMILY.sample(rng_for(2022, "test-exam", f"student{i}", "1b"), dict(DEFAULTS)) for i in range(200)]
+    draws = [FAMILY.sample(rng_for(2022, "test-exam", f"student{i}", "1b"), DEFAULTS) for i in range(200)]
     assert any(p["height"] == p["width"] for p in draws)
     assert any(p["height"] != p["width"] for p in draws)
     assert {p["stride"] for p in draws} == {1, 2}
 
 
 def test_sampling_is_deterministic():
-    one = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), dict(DEFAULTS))
-    two = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), dict(DEFAULTS))
+    one = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), DEFAULTS)
+    two = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), DEFAULTS)
     assert one == two
 
 
 def test_rectangular_check():
     p = {"height": 97, "width": 300, "channels": 4, "kernel": 3, "stride": 2, "padding": 0, "out_channels": 16}
-    a = FAMILY.solve(p)
+    a = FAMILY.solve(p).answers
     assert a["depthwise_output_shape"] == [48, 149, 4]
     assert a["pointwise_output_shape"] == [48, 149, 16]
     assert a["depthwise_mults"] == 3 * 3 * 4 * 48 * 149
@@ -136,7 +138,7 @@ def test_rectangular_check():
     ("total_mults", 3_088_877),
 ])
 def test_tampered_answer_is_caught(key, wrong):
-    a = FAMILY.solve(ORIGINAL)
+    a = FAMILY.solve(ORIGINAL).answers
     a[key] = wrong
     with pytest.raises(CheckError, match=key):
         FAMILY.check(ORIGINAL, a)
@@ -154,5 +156,5 @@ def test_tampered_answer_is_caught(key, wrong):
 def test_impossible_constraints_fail_fast(override, rule):
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
-        FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), {**DEFAULTS, **override})
+        sample_with(FAMILY, rng_for(2022, "test-exam", "X1", "1b"), override)
     assert time.perf_counter() - start < 5

@@ -15,10 +15,11 @@ import pytest
 
 from generator import QgenError
 from generator.compile import TexError, run_tex
-from generator.batch import generate
+from generator.run import Options, Shard, generate
 from generator.family import ConstraintError
 from generator.seeding import rng_for
-from generator.spec import Student, check_student_id, load_exam, load_roster
+from generator.roster import Student, check_student_id, load_roster
+from generator.spec import load_exam
 from conftest import Q2_EXAM, needs_tex, pdf_text
 
 
@@ -78,7 +79,7 @@ def test_hostile_names_are_typeset_literally_and_nothing_runs(tmp_path):
     names = [n.replace("TAG", tag) for n in HOSTILE]
     students = [Student(f"H{i}", n, i + 2) for i, n in enumerate(names)]
     exam = load_exam(Q2_EXAM)
-    result = generate(exam, students, 1, tmp_path / "out", workers=2)
+    result = generate(exam, students, 1, Options(tmp_path / "out", workers=2))
     assert not result.failures, result.failures
     assert not Path(f"/tmp/qgen-pwned-{tag}").exists()
     passwd_line = Path("/etc/passwd").read_text().splitlines()[0]
@@ -94,7 +95,7 @@ def test_names_in_other_scripts_print_with_every_character(tmp_path):
     names = {"DV1": "अनन्या शर्मा", "BN1": "সৌমিত্র চট্টোপাধ্যায়", "TA1": "கார்த்திக் சுப்பிரமணியன்",
              "ZH1": "王小明", "AR1": "محمد علي", "VI1": "Nguyễn Văn An", "LA1": "Zoë Brontë-Dvořák"}
     students = [Student(k, v, i + 2) for i, (k, v) in enumerate(names.items())]
-    result = generate(load_exam(Q2_EXAM), students, 1, tmp_path / "out", workers=2)
+    result = generate(load_exam(Q2_EXAM), students, 1, Options(tmp_path / "out", workers=2))
     assert not result.failures, result.failures
     for sid, name in names.items():
         for folder in ("papers", "keys"):
@@ -104,7 +105,7 @@ def test_names_in_other_scripts_print_with_every_character(tmp_path):
 def test_a_name_no_font_can_print_is_an_error_up_front(tmp_path):
     students = [Student("A1", "Alice", 2), Student("EG1", "\U00013080 scribe", 3)]
     with pytest.raises(QgenError, match=r"student EG1 \(roster line 3\): no configured font can print .*U\+13080"):
-        generate(load_exam(Q2_EXAM), students, 1, tmp_path / "out")
+        generate(load_exam(Q2_EXAM), students, 1, Options(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 
@@ -149,7 +150,7 @@ def test_constraints_that_cannot_be_met_fail_in_bounded_time(tmp_path):
                                               "weight_range = [1, 1]\n")
     started = time.monotonic()
     with pytest.raises(QgenError, match=r"exam.toml:17: slot '2': family relu_net_backprop: constraint '.*' could not be met"):
-        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out")
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, Options(tmp_path / "out"))
     assert time.monotonic() - started < 10
     assert not (tmp_path / "out").exists(), "nothing is written when planning fails"
 
@@ -163,7 +164,7 @@ def test_template_errors_name_the_template_file_and_line(tmp_path, template, mes
     (folder / "templates").mkdir()
     (folder / "templates" / "paper.tex.j2").write_text(template)
     with pytest.raises(QgenError, match=message):
-        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out", tex_only=True)
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, Options(tmp_path / "out", tex_only=True))
 
 
 # ---------------------------------------------------------------- TeX
@@ -197,7 +198,7 @@ def test_one_failing_student_is_reported_and_the_others_are_written(tmp_path):
         shell + "\\BLOCK{ block banner }\\BLOCK{ for s in students if s.id == 'B2' }\\undefinedmacro\\BLOCK{ endfor }"
                 "\\BLOCK{ endblock }\n")
     students = [Student("A1", "Alice"), Student("B2", "Bob"), Student("C3", "Carol")]
-    result = generate(load_exam(folder), students, 1, tmp_path / "out", workers=1)
+    result = generate(load_exam(folder), students, 1, Options(tmp_path / "out", workers=1))
     assert [(f.key, f.kind) for f in result.failures] == [("B2", "paper")]
     assert "Undefined control sequence" in result.failures[0].detail
     out = tmp_path / "out"
@@ -237,20 +238,20 @@ def test_an_exam_file_that_is_not_utf8_is_one_line(tmp_path):
 def test_bad_original_values_name_the_slot_in_the_exam_file(tmp_path):
     folder = exam_copy(tmp_path, lambda t: t.replace("x = [5, 2]", 'x = ["five", 2]'))
     with pytest.raises(QgenError, match=r"exam.toml:17: slot '2': the original values: cannot solve relu_net_backprop"):
-        generate(load_exam(folder), [Student("A1", "Alice")], 1, tmp_path / "out", tex_only=True)
+        generate(load_exam(folder), [Student("A1", "Alice")], 1, Options(tmp_path / "out", tex_only=True))
     assert not (tmp_path / "out").exists()
 
 
 def test_names_keep_their_order_and_characters_in_tex():
-    from generator.render import person, to_latex
+    from generator.render import person
+    from generator.values import to_latex
     assert person("محمد Ali أحمد 123") == r"{\textdir TRT محمد} Ali {\textdir TRT أحمد} 123"
     assert person("محمد علي") == r"{\textdir TRT محمد علي}"
     assert to_latex("<<x>> ''y'' ,,z") == "<{}<x>{}> '{}'y'{}' ,{},z"
 
 
 def test_names_cannot_become_spreadsheet_formulas(tmp_path):
-    generate(load_exam(Q2_EXAM), [Student("A1", "=HYPERLINK(\"http://x\")"), Student("B2", "Bob")], 1,
-             tmp_path / "out", tex_only=True)
+    generate(load_exam(Q2_EXAM), [Student("A1", "=HYPERLINK(\"http://x\")"), Student("B2", "Bob")], 1, Options(tmp_path / "out", tex_only=True))
     text = (tmp_path / "out" / "answers.csv").read_text(encoding="utf-8-sig")
     assert "\n" + "A1,'=HYPERLINK" in text.replace('"', "")
 
@@ -270,7 +271,7 @@ def test_an_out_that_is_a_file_is_one_line(tmp_path):
 def test_lualatex_documents_are_reproducible_and_printable(tmp_path):
     students = [Student("A1", "Alice"), Student("ZH1", "王小明")]
     for run in ("one", "two"):
-        result = generate(load_exam(Q2_EXAM), students, 1, tmp_path / run, workers=1)
+        result = generate(load_exam(Q2_EXAM), students, 1, Options(tmp_path / run, workers=1))
         assert not result.failures
     for rel in ("papers/ZH1.pdf", "keys/ZH1.pdf", "papers.pdf", "keybook.pdf", "manifest.json"):
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
@@ -288,15 +289,22 @@ def test_two_slots_for_one_question_part_and_empty_questions_are_refused(tmp_pat
 
 
 def test_only_and_shard_together_are_refused(tmp_path):
-    with pytest.raises(QgenError, match="--only and --shard do not go together"):
-        generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, tmp_path / "o", only={"A1"}, shard=(1, 2))
+    from click.testing import CliRunner
+    from generator.cli import main
+    result = CliRunner().invoke(main, ["papers", str(Q2_EXAM), "--out", str(tmp_path / "o"), "--only", "A1",
+                                       "--shard", "1/2"])
+    assert result.exit_code == 2 and "--only and --shard do not go together" in result.output
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="only and shard exclude each other"):
+        generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1,
+                 Options(tmp_path / "o", only=frozenset({"A1"}), shard=Shard(1, 2)))
 
 
 def test_a_convolution_with_no_output_channels_is_refused():
-    from generator.family import get
+    from generator.registry import get
     fam = get("depthwise_separable_conv")
     with pytest.raises(ConstraintError, match="'out_channels_range' = \\[0, 0\\] must start at 1"):
-        fam.sample(rng_for(1, "e", "s", "1b"), {**fam.spec.constraints, "out_channels_range": [0, 0]})
+        fam.constraints({"out_channels_range": [0, 0]})
 
 
 def test_a_roster_needs_a_name_column_under_a_known_heading(tmp_path):

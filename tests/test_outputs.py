@@ -7,10 +7,11 @@ import json
 import re
 
 from conftest import needs_tex, numbers_in, pdf_text
-from generator.batch import generate
-from generator.pipeline import plan
-from generator.render import to_latex
-from generator.spec import load_exam, load_roster
+from generator.run import Options, generate
+from generator.plan import plan
+from generator.values import to_latex
+from generator.roster import load_roster
+from generator.spec import load_exam
 from conftest import Q2_EXAM
 
 

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from conftest import needs_tex
 from generator import pdfsplit
-from generator.compile import run_tex, split_pdf
+from generator.compile import run_tex
 
 DOC = r"""\documentclass{article}\pdfobjcompresslevel=%d
 \begin{document}%s\end{document}"""
@@ -34,13 +34,23 @@ def test_split_copies_pages_in_order_and_makes_valid_pdfs(tmp_path):
 def test_object_streams_fall_back_to_pypdf(tmp_path):
     pdf = run_tex(DOC % (2, _pages(3)), tmp_path).read_bytes()
     with pytest.raises(pdfsplit.Unsupported):
-        pdfsplit.split(pdf, [1, 2])
-    parts = split_pdf(pdf, [1, 2])
+        pdfsplit._split_fast(pdf, [1, 2])
+    parts = pdfsplit.split(pdf, [1, 2])
     assert [len(PdfReader(io.BytesIO(p)).pages) for p in parts] == [1, 2]
 
 
 @needs_tex
 def test_a_wrong_page_count_is_refused(tmp_path):
     pdf = run_tex(DOC % (0, _pages(2)), tmp_path).read_bytes()
-    with pytest.raises(pdfsplit.Unsupported, match="3 pages asked for, 2 in the PDF"):
+    with pytest.raises(pdfsplit.PageCountError, match="3 pages asked for, 2 in the PDF"):
         pdfsplit.split(pdf, [1, 2])
+
+
+@needs_tex
+def test_merging_pdfs_from_elsewhere_falls_back_to_pypdf(tmp_path):
+    one = tmp_path / "one.pdf"
+    one.write_bytes(run_tex(DOC % (2, _pages(3)), tmp_path).read_bytes())
+    with pytest.raises(pdfsplit.Unsupported):
+        pdfsplit._merge_fast([one], tmp_path / "fast.pdf", True)
+    assert pdfsplit.merge([one, one], tmp_path / "merged.pdf", odd_starts=True) == 8
+    assert len(PdfReader(tmp_path / "merged.pdf").pages) == 8

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_EXAM, needs_tex, numbers_in, pdf_text
-from generator.family import get
-from generator.batch import generate
-from generator.spec import load_exam, load_roster
+from generator.registry import get
+from generator.run import Options, generate
+from generator.roster import load_roster
+from generator.spec import load_exam
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -37,7 +38,7 @@ def seed_build(tmp_path_factory):
     students = load_roster(SEED_EXAM / "roster.csv")
     out = tmp_path_factory.mktemp("seed") / "out"
     tex_only = os.environ.get("QGEN_SKIP_TEX") == "1"
-    result = generate(exam, students, exam.seed, out, workers=2, tex_only=tex_only)
+    result = generate(exam, students, exam.seed, Options(out, workers=2, tex_only=tex_only))
     assert not result.failures, result.failures
     return out, exam, students
 

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from generator import QgenError
-from generator.batch import generate
-from generator.pipeline import answers_document, draw, plan, student_record
+from generator.run import Options, generate
+from generator.plan import answers_document, draw, plan, student_record
 from generator.seeding import rng_for, seed_material
-from generator.spec import Student, load_exam, load_roster
+from generator.roster import Student, load_roster
+from generator.spec import load_exam
 
 from conftest import Q2_EXAM
 
@@ -37,7 +38,7 @@ def test_every_name_changes_the_stream():
 
 def test_same_inputs_give_the_same_answers_and_tex(exam, roster, tmp_path):
     for run in ("one", "two"):
-        generate(exam, roster, 11, tmp_path / run, tex_only=True)
+        generate(exam, roster, 11, Options(tmp_path / run, tex_only=True))
     for rel in ["answers.json", "answers.csv", "tex/papers/21CS10001.tex", "tex/keys/21CS30011.tex"]:
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
 

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from generator.family import CheckError, ConstraintError, Family, Part, sample_until
+from generator.family import CheckError, Constraint, Family, Part, sample_until
 
 FAMILY = Family(
     name="depthwise_separable_conv",
@@ -31,16 +31,25 @@ FAMILY = Family(
     answers=("depthwise_output_shape", "pointwise_output_shape",
              "depthwise_mults", "pointwise_mults", "total_mults"),
     constraints={
-        "height_range": [28, 512],            # inclusive
-        "width_range": [28, 512],             # inclusive
-        "square_probability": 0.5,            # chance that W = H (the original is square)
-        "channels_choices": [1, 3, 4],        # grey, RGB, RGBA
-        "kernel_range": [2, 7],               # inclusive
-        "stride_choices": [1, 2],
-        "padding_range": [0, 3],              # inclusive; also P < K
-        "out_channels_range": [4, 128],       # inclusive
-        "total_mults_range": [100_000, 100_000_000],   # inclusive
-        "max_aspect_ratio": 3.0,              # longer side / shorter side; 450 x 30 is no photo
+        "height_range": Constraint([28, 512], "image height H", min=1),
+        "width_range": Constraint([28, 512], "image width W", min=1),
+        "square_probability": Constraint(0.5, "chance that W = H (the original is square)", min=0),
+        "channels_choices": Constraint([1, 3, 4], "input channels C (grey, RGB, RGBA)", min=1),
+        "kernel_range": Constraint([2, 7], "filter size K", min=1),
+        "stride_choices": Constraint([1, 2], "stride S", min=1),
+        "padding_range": Constraint([0, 3], "padding P (also always P < K)", min=0),
+        "out_channels_range": Constraint([4, 128], "output channels N", min=1),
+        "total_mults_range": Constraint([100_000, 100_000_000], "total multiplications", min=1),
+        "max_aspect_ratio": Constraint(3.0, "longer side / shorter side at most this (450 x 30 is no photo)", min=1),
+    },
+    rules={
+        "width_range": "a square draw (W = H) still keeps W in width_range",
+        "max_aspect_ratio": "the image is no thinner than max_aspect_ratio allows",
+        "padding < kernel": "the padding is smaller than the filter",
+        "kernel fits the padded image": "H + 2P >= K and W + 2P >= K",
+        "output size is a whole number": "S divides H + 2P - K and W + 2P - K, so no floor needs arguing",
+        "output size differs from input size": "Ho != H and Wo != W (as 199 != 200 in the original)",
+        "total_mults_range": "the total number of multiplications is in total_mults_range",
     },
 )
 
@@ -64,9 +73,7 @@ def _total(p: dict) -> int:
     return ho * wo * p["channels"] * (p["kernel"] ** 2 + p["out_channels"])
 
 
-def _pick(rng: np.random.Generator, choices: tuple, name: str) -> int:
-    if not choices:
-        raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' is empty")
+def _pick(rng: np.random.Generator, choices: tuple) -> int:
     return int(choices[rng.integers(len(choices))])
 
 
@@ -85,18 +92,6 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
     plo, phi = constraints["padding_range"]
     nlo, nhi = constraints["out_channels_range"]
     tlo, thi = constraints["total_mults_range"]
-    # An empty range would otherwise surface as a nameless error from the first draw.
-    for name in ("height_range", "width_range", "kernel_range", "padding_range",
-                 "out_channels_range", "total_mults_range"):
-        lo, hi = constraints[name]
-        if lo > hi:
-            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = [{lo}, {hi}] is empty")
-        if lo < (0 if name == "padding_range" else 1):   # no image, filter or output of size 0
-            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = [{lo}, {hi}] "
-                                  f"must start at {0 if name == 'padding_range' else 1} or more")
-    for name, choices in (("channels_choices", channels), ("stride_choices", strides)):
-        if any(v < 1 for v in choices):
-            raise ConstraintError(f"family {FAMILY.name}: constraint '{name}' = {list(choices)} must be positive")
 
     def draw(r):
         height = _between(r, hlo, hhi)
@@ -105,9 +100,9 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
         return {
             "height": height,
             "width": width,
-            "channels": _pick(r, channels, "channels_choices"),
+            "channels": _pick(r, channels),
             "kernel": _between(r, klo, khi),
-            "stride": _pick(r, strides, "stride_choices"),
+            "stride": _pick(r, strides),
             "padding": _between(r, plo, phi),
             "out_channels": _between(r, nlo, nhi),
         }
@@ -142,16 +137,16 @@ def solve(params: dict) -> dict:
     depthwise = _DEPTHWISE.xreplace(sizes)
     pointwise = _POINTWISE.xreplace(sizes)
     c, n = sp.Integer(params["channels"]), sp.Integer(params["out_channels"])
-    return {
+    answers = {
         "depthwise_output_shape": [ho, wo, c],
         "pointwise_output_shape": [ho, wo, n],
         "depthwise_mults": depthwise,
         "pointwise_mults": pointwise,
         "total_mults": depthwise + pointwise,
-        # For the worked key: H + 2P - K and W + 2P - K, the numerators of the size formula.
-        "height_span": (_H + 2 * _P - _K).xreplace(values),
-        "width_span": (_W + 2 * _P - _K).xreplace(values),
     }
+    # For the worked key: H + 2P - K and W + 2P - K, the numerators of the size formula.
+    work = {"height_span": (_H + 2 * _P - _K).xreplace(values), "width_span": (_W + 2 * _P - _K).xreplace(values)}
+    return {"answers": answers, "work": work}
 
 
 def check(params: dict, answers: dict) -> None:

@@ -22,7 +22,7 @@ import sympy as sp
 from pylatex.utils import NoEscape
 from sympy.polys.matrices import DomainMatrix
 
-from generator.family import CheckError, ConstraintError, Family, Part, integers
+from generator.family import CheckError, Constraint, Family, Part, integers
 
 
 # ---------------------------------------------------------------- matrix expressions
@@ -245,7 +245,8 @@ FAMILY = Family(
     params={"identity": f"name of the identity to prove: {', '.join(IDENTITIES)}"},
     answers=("statement", "steps"),
     constraints={
-        "pool": list(IDENTITIES),    # identities a variant may ask; the original is "inv"
+        "pool": Constraint(list(IDENTITIES), "identities a variant may ask (the original is inv)",
+                           among=tuple(IDENTITIES)),
     },
     final=("statement",),
     given=("statement", "subject"),  # the question states what to prove
@@ -364,23 +365,8 @@ def verify(name: str) -> str | None:
 
 # ---------------------------------------------------------------- the family contract
 
-def _pool(constraints: dict) -> list[str]:
-    pool = constraints.get("pool", list(IDENTITIES))
-    if isinstance(pool, str) or not isinstance(pool, (list, tuple)):
-        raise ConstraintError(f"family {FAMILY.name}: constraint 'pool' must be a list of identity names")
-    if not pool:
-        raise ConstraintError(f"family {FAMILY.name}: constraint 'pool' is empty; name at least one of "
-                              f"{', '.join(IDENTITIES)}")
-    unknown = [n for n in pool if n not in IDENTITIES]
-    if unknown:
-        raise ConstraintError(f"family {FAMILY.name}: constraint 'pool' names unknown identit"
-                              f"{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
-                              f"known: {', '.join(IDENTITIES)}")
-    return list(pool)
-
-
 def sample(rng: np.random.Generator, constraints: dict) -> dict:
-    pool = _pool(constraints)
+    pool = constraints["pool"]
     return {"identity": pool[integers(rng, 0, len(pool) - 1)]}
 
 
@@ -398,9 +384,8 @@ def solve(params: dict) -> dict:
     if failure:
         raise CheckError(f"{FAMILY.name}: {failure}")
     return {
-        "statement": NoEscape(ident.statement),
-        "steps": [NoEscape(line) for line in ident.lines],
-        "subject": NoEscape(ident.subject),
+        "answers": {"statement": NoEscape(ident.statement), "steps": [NoEscape(line) for line in ident.lines]},
+        "work": {"subject": NoEscape(ident.subject)},
     }
 
 

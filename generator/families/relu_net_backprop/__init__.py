@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from generator.family import CheckError, Family, Part, integers, sample_until
+from generator.family import CheckError, Constraint, Family, Part, integers, sample_until
 
 FAMILY = Family(
     name="relu_net_backprop",
@@ -25,11 +25,18 @@ FAMILY = Family(
     params={"x": "input [x1, x2]", "w": "weights [[w11, w12], [w21, w22]]; w_ij joins x_i to hidden unit j"},
     answers=("a", "h", "f", "df_dh", "df_da", "df_dw", "df_dx"),
     constraints={
-        "input_range": [1, 9],       # inclusive; inputs are integers
-        "weight_range": [-4, 4],     # inclusive; weights are nonzero integers
-        "dead_units": 1,             # hidden units with a < 0 (the original has one)
-        "distinct_inputs": True,     # x1 != x2, else df/dw_1j = df/dw_2j and part (c) is trivial
-        "w12_differs_from_w21": True,  # else a student who swaps the w_ij convention is not caught
+        "input_range": Constraint([1, 9], "inputs are integers in this range"),
+        "weight_range": Constraint([-4, 4], "weights are nonzero integers in this range"),
+        "dead_units": Constraint(1, "hidden units with a negative pre-activation (the original has one)",
+                                 among=(0, 1, 2)),
+        "distinct_inputs": Constraint(True, "x1 != x2, else df/dw_1j = df/dw_2j and part (c) is trivial"),
+        "w12_differs_from_w21": Constraint(True, "w12 != w21, so a student who swaps the w_ij convention is caught"),
+    },
+    rules={
+        "no pre-activation equals 0": "ReLU has a derivative at every pre-activation",
+        "dead_units": "exactly dead_units hidden units have a < 0",
+        "distinct_inputs": "x1 != x2 (when the constraint is on)",
+        "w12_differs_from_w21": "w12 != w21 (when the constraint is on)",
     },
     given=("f",),                    # the diagram shows f, as the seed's figure did
 )
@@ -49,11 +56,11 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
 
     rules = [
         ("no pre-activation equals 0", lambda p: all(v != 0 for v in _preactivations(p["x"], p["w"]))),
-        (f"dead_units = {dead}", lambda p: sum(v < 0 for v in _preactivations(p["x"], p["w"])) == dead),
+        ("dead_units", lambda p: sum(v < 0 for v in _preactivations(p["x"], p["w"])) == dead),
     ]
-    if constraints.get("distinct_inputs", True):
+    if constraints["distinct_inputs"]:
         rules.append(("distinct_inputs", lambda p: p["x"][0] != p["x"][1]))
-    if constraints.get("w12_differs_from_w21", True):
+    if constraints["w12_differs_from_w21"]:
         rules.append(("w12_differs_from_w21", lambda p: p["w"][0][1] != p["w"][1][0]))
     return sample_until(rng, draw, rules, family=FAMILY.name)
 
@@ -73,10 +80,9 @@ def solve(params: dict) -> dict:
     df_dw = x * df_da.T                            # df/dw_ij = x_i * df/da_j
     df_dx = W * df_da                              # df/dx_i = sum_j w_ij * df/da_j
     return {
-        "a": list(a), "h": list(h), "f": f,
-        "df_dh": list(df_dh), "df_da": list(df_da),
-        "df_dw": df_dw.tolist(), "df_dx": list(df_dx),
-        "relu_grad": list(relu_grad),
+        "answers": {"a": list(a), "h": list(h), "f": f, "df_dh": list(df_dh), "df_da": list(df_da),
+                    "df_dw": df_dw.tolist(), "df_dx": list(df_dx)},
+        "work": {"relu_grad": list(relu_grad)},
     }
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from generator.family import CheckError, ConstraintError, Family, Part, integers, sample_until
+from generator.family import CheckError, Constraint, Family, Part, integers, sample_until
 
 FAMILY = Family(
     name="skip_connection_gradient",
@@ -32,11 +32,21 @@ FAMILY = Family(
             "g": "the output g of Network-B that the student is given"},
     answers=("solutions",),
     constraints={
-        "weight_range": [-5, 5],     # inclusive; weights are nonzero integers
-        "g_range": [1, 30],          # inclusive; the given value of g is an integer
-        "solution_count": 2,         # real solutions of g(x) = value (the original has two)
-        "integer_solutions": True,   # every solution x is an integer
-        "min_active_slope": 2,       # |1 + W1*W2| on the branch where both ReLUs fire; 1 makes x = -g
+        "weight_range": Constraint([-5, 5], "W1, W2 are nonzero integers in this range"),
+        "g_range": Constraint([1, 30], "the given g is an integer in this range"),
+        # g is linear on each side of its only kink, so at most 2 isolated solutions; 0 is no question.
+        "solution_count": Constraint(2, "real solutions of g(x) = value (the original has two)", among=(1, 2)),
+        "integer_solutions": Constraint(True, "every solution x is an integer"),
+        "min_active_slope": Constraint(2, "|1 + W1 W2| on the branch where both ReLUs fire at least this "
+                                          "(1 makes x = -g)", min=0),
+    },
+    rules={
+        "finitely many solutions": "g(x) = value does not hold on a whole interval",
+        "no solution at x = 0": "no solution sits on the kink of ReLU",
+        "solution_count": "g(x) = value has exactly solution_count solutions",
+        "ReLU differentiable at every solution": "the chain rule needs no derivative of ReLU at 0",
+        "min_active_slope": "|1 + W1 W2| >= min_active_slope",
+        "integer_solutions": "every solution x is an integer (when the constraint is on)",
     },
 )
 
@@ -87,7 +97,7 @@ def _rules(constraints: dict) -> list:
     rules = [
         ("finitely many solutions", lambda p: sols(p) is not None),
         ("no solution at x = 0", lambda p: 0 not in sols(p)),
-        (f"solution_count = {count}", lambda p: len(sols(p)) == count),
+        ("solution_count", lambda p: len(sols(p)) == count),
         ("ReLU differentiable at every solution",
          lambda p: all(_differentiable(p["w1"], p["w2"], x) for x in sols(p))),
     ]
@@ -98,19 +108,14 @@ def _rules(constraints: dict) -> list:
 
 
 def sample(rng: np.random.Generator, constraints: dict) -> dict:
-    c = {**FAMILY.constraints, **constraints}
-    wlo, whi = c["weight_range"]
-    glo, ghi = c["g_range"]
-    if c["solution_count"] not in (1, 2):
-        # g is linear on each side of its only kink, so at most 2 isolated solutions; 0 is no question.
-        raise ConstraintError(f"family {FAMILY.name}: constraint 'solution_count = {c['solution_count']}' "
-                              "cannot be met: g(x) = value has 1 or 2 isolated solutions in a fair variant")
+    wlo, whi = constraints["weight_range"]
+    glo, ghi = constraints["g_range"]
 
     def draw(r):
         return {"w1": integers(r, wlo, whi, nonzero=True), "w2": integers(r, wlo, whi, nonzero=True),
                 "g": integers(r, glo, ghi)}
 
-    return sample_until(rng, draw, _rules(c), family=FAMILY.name)
+    return sample_until(rng, draw, _rules(constraints), family=FAMILY.name)
 
 
 # --- solving: sympy, exact ---------------------------------------------------------------------
@@ -210,10 +215,10 @@ def solve(params: dict) -> dict:
         if g_expr.subs(_X, w["x"]) != value or w["f"] + w["x"] != value:
             raise ValueError(f"x = {w['x']} does not give g = {value}")
     return {
-        "solutions": [{"x": w["x"], "f": w["f"], "df_dx": w["df_dx"], "dg_dx": w["dg_dx"]} for w in work],
-        "solution_set": sp.FiniteSet(*xs),
-        "cases": [{k: v for k, v in c.items() if k not in ("f_expr", "x_symbol")} for c in cases],
-        "work": work,
+        "answers": {"solutions": [{"x": w["x"], "f": w["f"], "df_dx": w["df_dx"], "dg_dx": w["dg_dx"]}
+                                  for w in work]},
+        "work": {"solution_set": sp.FiniteSet(*xs), "solutions": work,
+                 "cases": [{k: v for k, v in c.items() if k not in ("f_expr", "x_symbol")} for c in cases]},
     }
 
 

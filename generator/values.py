@@ -1,0 +1,95 @@
+"""The conversions of an answer value that every output shares: to JSON (answers.json, the
+manifest), back from JSON (writers that read answers.json), and to LaTeX (papers, keys, the
+key book).
+
+Exact values stay exact: integers are JSON integers, other rationals "p/q" strings, LaTeX
+text a string. In LaTeX, sympy values print as `sympy.latex`, plain strings are escaped so
+that text never runs as TeX, and `NoEscape` marks what already is LaTeX.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+from pylatex.utils import NoEscape, escape_latex
+
+from . import QgenError
+
+_RATIONAL = re.compile(r"-?\d+/\d+")
+_LIGATURE = re.compile(r"([-'<>,])(?=\1)")
+
+
+def to_json(value: Any) -> Any:
+    """Exact JSON: integers as integers, other rationals as "p/q", LaTeX and text as strings."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, sp.MatrixBase):
+        return [to_json(v) for v in value.tolist()]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)       # a NoEscape or other str subclass becomes a plain string
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, sp.Basic):
+        if value.is_Integer:
+            return int(value)
+        if value.is_Rational:
+            return f"{value.p}/{value.q}"
+        return sp.sstr(value)
+    raise TypeError(f"cannot put a {type(value).__name__} into answers.json")
+
+
+def from_json(value: Any, latex: bool = False) -> Any:
+    """The inverse of `to_json`: integers and "p/q" become sympy numbers again; other strings
+    stay strings, marked as LaTeX when `latex` says the answer is LaTeX."""
+    if isinstance(value, dict):
+        return {k: from_json(v, latex) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v, latex) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, str):
+        if _RATIONAL.fullmatch(value):
+            return sp.Rational(value)
+        return NoEscape(value) if latex else value
+    return value
+
+
+def to_latex(value: Any) -> str:
+    """LaTeX for one value, escaping anything that is plain text.
+
+    Lists print as `[a, b]` and tables as `(\\mathrm{k}=v, ...)`, both math (the key book).
+    """
+    if isinstance(value, NoEscape):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Fraction):
+        return sp.latex(sp.Rational(value.numerator, value.denominator))
+    if isinstance(value, sp.Basic):
+        return sp.latex(value)
+    if isinstance(value, str):
+        # The caret and the backtick themselves, not a circumflex accent or an opening quote;
+        # and no ligatures: "--", "''", "<<", ">>" and ",," print as typed.
+        text = escape_latex(value).replace(r"\^{}", r"\textasciicircum{}").replace("`", r"\textasciigrave{}")
+        return NoEscape(_LIGATURE.sub(r"\1{}", text))
+    if isinstance(value, (list, tuple)):
+        return NoEscape("[" + ", ".join(to_latex(v) for v in value) + "]")
+    if isinstance(value, dict):
+        return NoEscape("(" + r",\ ".join(rf"\mathrm{{{k.replace('_', chr(92) + '_')}}}={to_latex(v)}"
+                                          for k, v in value.items()) + ")")
+    if value is None:
+        raise QgenError("a template printed a missing value (None)")
+    raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")

@@ -1,0 +1,83 @@
+"""manifest.json: what made every file of the batch, so a folder can be audited and reproduced:
+per student the seeds, parameters and PDF hashes; the package and TeX versions; the hash of
+every template and family source; the hashes of the print files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from .. import __version__
+from ..files import atomic_write_text
+from ..outdir import sha256
+from ..registry import FAMILIES_DIR
+from ..render import PROJECT_TEMPLATES, Renderer
+from ..seeding import seed_material
+from . import Batch, Writer
+
+
+@cache
+def _engine_version(engine: str) -> str:
+    try:
+        return subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "not installed"
+
+
+def template_hashes(renderer: Renderer) -> dict[str, str]:
+    """sha256 of every file that shapes a document or an answer: shells, family templates and code."""
+    files = {}
+    for folder in renderer.search_path:
+        for path in sorted(Path(folder).glob("**/*")):
+            if path.suffix in (".j2", ".py") and path.is_file() and "__pycache__" not in path.parts:
+                rel = path.relative_to(folder)
+                tag = "families" if Path(folder) == FAMILIES_DIR else \
+                    "templates" if Path(folder) == PROJECT_TEMPLATES else str(folder)
+                files.setdefault(f"{tag}/{rel}", hashlib.sha256(path.read_bytes()).hexdigest())
+    return files
+
+
+def _versions(engines: set[str]) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("jinja2", "sympy", "numpy", "pypdf", "pylatex", "click"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    versions.update({engine: _engine_version(engine) for engine in sorted(engines)})
+    return versions
+
+
+class Manifest(Writer):
+    files = ("manifest.json",)
+
+    def applies(self, batch: Batch) -> bool:
+        return not batch.tex_only
+
+    def write(self, batch: Batch) -> None:
+        out = batch.folder.path
+        prints = {name: sha256(out / name) for name in ("papers.pdf", "keybook.pdf") if (out / name).exists()} \
+            if not batch.failures else {}
+        doc = {
+            "exam": batch.exam.id,
+            "generator": f"qgen {__version__}",
+            "master_seed": batch.seed,
+            "batch_size": batch.batch_size,
+            "packages": _versions(set(batch.engines.values())),
+            "templates": template_hashes(batch.renderer),
+            "print_files_sha256": prints,
+            "students": [{
+                "id": d.student.id,
+                "name": d.student.name,
+                "seeds": {slot.name: format(seed_material(batch.seed, batch.exam.id, d.student.id, slot.name, attempt),
+                                            "064x") for slot, _, attempt in d.slots},
+                "params": {slot.name: params for slot, params, _ in d.slots},
+                "pdf_sha256": batch.pdfs.get(d.student.id, {}),
+            } for d in batch.drafts],
+        }
+        atomic_write_text(out / "manifest.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n", durable=True)

@@ -1,0 +1,51 @@
+"""The print files: papers.pdf (every paper, each from an odd page, for duplex printing) and
+keybook.pdf (every student's final answers, for TAs). A print file must not miss a student,
+so neither is written when a student's documents failed."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .. import QgenError, pdfsplit
+from ..compile import TexError, run_tex
+from ..documents import keybook_entry
+from ..files import atomic_write_bytes
+from ..fonts import FALLBACK_FONTS, LUALATEX, PDFLATEX
+from ..roster import ORIGINAL_ID
+from . import Batch, Writer
+
+
+class _PrintFile(Writer):
+    def applies(self, batch: Batch) -> bool:
+        return not batch.tex_only and not batch.failures
+
+
+class PapersPdf(_PrintFile):
+    files = ("papers.pdf",)
+
+    def write(self, batch: Batch) -> None:
+        papers = [batch.folder.path / "papers" / f"{d.student.id}.pdf" for d in batch.drafts
+                  if d.student.id != ORIGINAL_ID]
+        pdfsplit.merge(papers, batch.folder.path / "papers.pdf", odd_starts=True)
+
+
+class KeyBook(_PrintFile):
+    files = ("keybook.pdf",)
+
+    def write(self, batch: Batch) -> None:
+        records = [r for r in batch.records if r["id"] != ORIGINAL_ID]
+        engine = LUALATEX if LUALATEX in batch.engines.values() else PDFLATEX
+        tex = batch.renderer.render("keybook.tex.j2", exam=dict(batch.exam.header),
+                                    students=[keybook_entry(r) for r in records],
+                                    unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
+        scratch = batch.folder.scratch()
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch) as work:
+            try:
+                pdf = run_tex(tex, Path(work), jobname="keybook", engine=engine)
+            except TexError as exc:
+                raise QgenError(f"keybook.pdf: {exc}: {exc.detail}") from None
+            atomic_write_bytes(batch.folder.path / "keybook.pdf", pdf.read_bytes())
+        shutil.rmtree(scratch, ignore_errors=True)
