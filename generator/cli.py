@@ -67,8 +67,11 @@ def _folder_remedy(reason: str, out: Path) -> str:
 
 @main.command()
 @click.argument("exam_dir", type=click.Path(path_type=Path))
-@click.option("--roster", type=click.Path(path_type=Path), help="CSV with an id column and a name column "
-              "[default: EXAM_DIR/roster.csv].")
+@click.option("--roster", type=click.Path(path_type=Path), help="CSV with an id column and a name column, or a "
+              "Canvas or Moodle export [default: EXAM_DIR/roster.csv].")
+@click.option("--id-column", metavar="NAME", help="The roster's column of roll numbers (ids name the files).")
+@click.option("--name-column", "name_columns", multiple=True, metavar="NAME",
+              help="The roster's name column; repeat it to join several (first name, surname) with a space.")
 @click.option("--seed", type=int, help="Master seed [default: `seed` in exam.toml].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: output/<exam folder name>].")
 @click.option("--tex-only", is_flag=True, help="Write .tex files and the answers without running TeX.")
@@ -81,10 +84,11 @@ def _folder_remedy(reason: str, out: Path) -> str:
 @click.option("--shard", type=ShardType(), help="Do only the K-th of N slices of the roster; a run without "
               "--shard in the same folder then merges them, reusing every PDF.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
-def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only, shard, quiet):
+def papers(exam_dir, roster, id_column, name_columns, seed, out, tex_only, jobs, batch_size, force, only, shard,
+           quiet):
     """Generate every student's question paper and solution key for EXAM_DIR."""
     from .outdir import FolderError
-    from .roster import load_roster
+    from .roster import ColumnError, load_roster
     from .run import Options, UnknownStudent, generate, students_in_run
     from .spec import load_exam
 
@@ -93,7 +97,8 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
     say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
         exam = load_exam(exam_dir)
-        students = load_roster(roster or exam.folder / "roster.csv")
+        students = load_roster(roster or exam.folder / "roster.csv", id_column, name_columns,
+                               warn=lambda w: click.echo(f"qgen: warning: {w}", err=True))
         out = out or Path("output") / exam.folder.resolve().name
         master = seed if seed is not None else exam.seed
         say(f"qgen {__version__}: {exam.id}, {len(students)} students + ORIGINAL, seed {master} -> {out}/")
@@ -105,6 +110,8 @@ def papers(exam_dir, roster, seed, out, tex_only, jobs, batch_size, force, only,
             options = Options(out=out, tex_only=tex_only, workers=jobs or os.cpu_count(), batch_size=batch_size,
                               replace=force, only=only_ids, shard=shard, progress=bar.update, log=say)
             result = generate(exam, students, master, options)
+    except ColumnError as exc:
+        _fail(f"{exc}; choose one with --{exc.option}-column NAME")
     except UnknownStudent as exc:
         _fail(f"--only {exc.id}: no such student in the roster")
     except FolderError as exc:
@@ -137,8 +144,16 @@ def families():
             click.echo(f"    {('(' + part.label + ')') if part.label else '-'} {part.points} pt  {part.asks}")
         if spec.constraints:
             click.echo("  constraints (exam.toml [slot.constraints], defaults):")
-            for key, value in spec.defaults.items():
-                click.echo(f"    {key} = {value!r}")
+            for key, c in spec.constraints.items():
+                click.echo(f"    {key} = {c.default!r}" + (f"  ({c.meaning})" if c.meaning else ""))
+        if spec.rules:
+            click.echo("  sampling rules (every variant keeps them):")
+            for name, meaning in spec.rules.items():
+                click.echo(f"    {name}: {meaning}")
+        click.echo("  answers (answers.csv, the key book):")
+        for a in spec.answers:
+            label = a.label if isinstance(a.label, str) else ", ".join(a.label)
+            click.echo(f"    {a.name} ({'part (' + a.part + ')' if a.part else 'no parts'}, {a.kind}): {label}")
         click.echo("")
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from pylatex.utils import NoEscape
 
+from .columns import part_title, slot_columns, value_at
 from .plan import Variant
-from .registry import get as get_family
 from .render import Renderer
 from .spec import Exam
 from .values import from_json, to_latex
@@ -52,16 +52,40 @@ class Documents:
         return {"id": v.student.id, "name": v.student.name, "questions": list(questions.values())}
 
     def render(self, kind: str, variants: list[Variant], engine: str = "pdflatex") -> str:
-        return self.renderer.document(kind, dict(self.exam.header), [self.student_context(v, kind) for v in variants],
+        return self.renderer.document(kind, self.header(), [self.student_context(v, kind) for v in variants],
                                       self.exam.families, engine)
 
+    def header(self) -> dict:
+        return {**self.exam.header, "rows": header_rows(self.exam.header)}
 
-def keybook_entry(record: dict) -> dict:
-    """One student's block of the key book, from their answers.json entry."""
-    questions = []
+
+def _keybook_value(value, kind: str) -> NoEscape:
+    text = to_latex(from_json(value, latex=kind == "latex"))
+    return NoEscape(rf"$\text{{{text}}}$" if kind == "text" else f"${text}$")
+
+
+def keybook_entry(record: dict, slots: dict) -> dict:
+    """One student's block of the key book: every part of each question, with its title (`Q2(c)`),
+    its marks and its final answers, each with its LaTeX label (none for a part a TA reads,
+    such as an explanation)."""
+    parts: list[dict] = []
     for q in record["questions"]:
-        spec = get_family(q["family"]).spec
-        answers = [(key, NoEscape(f"${to_latex(from_json(q['answers'][key], latex=True))}$"))
-                   for key in spec.final_answers]
-        questions.append({"slot": q["slot"], "points": q["points"], "answers": answers})
-    return {"id": record["id"], "name": record["name"], "questions": questions}
+        slot = slots[q["slot"]]
+        columns = slot_columns(slot.family.spec, slot.question, slot.part, q["answers"])
+        for part in slot.family.spec.parts:
+            answers = [(NoEscape(c.tex), _keybook_value(value_at(q["answers"], c.path), c.kind))
+                       for c in columns if c.final and c.part == part.label]
+            parts.append({"title": part_title(slot.question, slot.part, part.label), "answers": answers,
+                          "points": slot.part_points[part.label], "bonus": part.label in slot.bonus})
+    return {"id": record["id"], "name": record["name"], "parts": parts}
+
+
+def header_rows(header: dict) -> list[list[list[tuple[str, object]]]]:
+    """The header's fields as the shell lays them out: two cells a row, a cell one or more
+    (label, value) pairs; fields the exam does not give are left out, with their labels."""
+    labels = header["labels"]
+    cells = [[(labels[k], header[k]) for k in group if k in header]
+             for group in (("date",), ("duration",), ("subject_no",), ("subject",), ("department",),
+                           ("credits", "full_marks"))]
+    cells = [c for c in cells if c]
+    return [cells[i:i + 2] for i in range(0, len(cells), 2)]

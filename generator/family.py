@@ -31,8 +31,8 @@ import numpy as np
 from . import QgenError
 from .constraints import Constraint, ConstraintError, resolve
 
-__all__ = ["CheckError", "Constraint", "ConstraintError", "ContractError", "Family", "LoadedFamily", "Part",
-           "Solution", "integers", "sample_until"]
+__all__ = ["Answer", "CheckError", "Constraint", "ConstraintError", "ContractError", "Family", "LoadedFamily",
+           "Part", "Solution", "integers", "sample_until"]
 
 
 class CheckError(AssertionError):
@@ -50,21 +50,66 @@ class Part:
     asks: str       # one line, for `qgen families`
 
 
+KINDS = ("number", "latex", "text")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One declared answer: the part it belongs to, how it is labelled, and what kind of value it is.
+
+    `name` is a key of solve()'s answers, or `key.field` for a field of each item of a list of
+    records (`solutions.x`). A value may be a number or a list (of lists) of numbers; each
+    number is one column of answers.csv, labelled by `label` with `{i}` and `{j}` replaced by
+    its 1-based indexes (or by a tuple of labels, one per number, in order).
+    """
+    name: str
+    part: str                       # a part label of the family ("" for a question without parts)
+    label: str | tuple[str, ...]    # plain text, for CSV headers
+    tex: str | tuple[str, ...] = ""     # LaTeX, for PDFs (default: the label as text)
+    kind: str = "number"            # "number" (a student can type it), "latex" (a statement, a proof), "text"
+    final: bool = True              # listed in answers.csv (numbers and text) and the key book
+    unordered: bool = False         # the items of the list form a set: graded in any order
+
+    @property
+    def key(self) -> str:
+        """The key of answers.json this answer lives under."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def field(self) -> str | None:
+        return self.name.split(".", 1)[1] if "." in self.name else None
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
     title: str
     parts: tuple[Part, ...]
     params: dict[str, str]                  # name -> meaning, in answers.json order
-    answers: tuple[str, ...]                # the keys of solve()'s answers, in answers.json order
+    answers: tuple[Answer, ...]             # solve()'s answers, in answers.json order
     constraints: dict[str, Any] = field(default_factory=dict)   # name -> Constraint (or a bare default)
-    final: tuple[str, ...] | None = None    # answers for answers.csv and the key book (default: answers)
     given: tuple[str, ...] = ()             # answers (or work) the question itself states
     rules: dict[str, str] = field(default_factory=dict)          # fairness rule -> what it ensures
 
     def __post_init__(self):
         declared = {k: v if isinstance(v, Constraint) else Constraint(v) for k, v in self.constraints.items()}
         object.__setattr__(self, "constraints", declared)
+        labels = {p.label for p in self.parts}
+        for a in self.answers:
+            if a.part not in labels:
+                raise ContractError(f"family {self.name}: answer {a.name!r} belongs to part {a.part!r}, "
+                                    f"which is not one of its parts ({', '.join(map(repr, sorted(labels)))})")
+            if a.kind not in KINDS:
+                raise ContractError(f"family {self.name}: answer {a.name!r} has kind {a.kind!r}, not one of {KINDS}")
+
+    @property
+    def answer_keys(self) -> tuple[str, ...]:
+        """The keys of answers.json, in order."""
+        return tuple(dict.fromkeys(a.key for a in self.answers))
+
+    def fields_of(self, key: str) -> tuple[str, ...]:
+        """The declared fields of a list of records (`solutions` -> x, f, ...); () for plain values."""
+        return tuple(a.field for a in self.answers if a.key == key and a.field)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -73,10 +118,6 @@ class Family:
     @property
     def points(self) -> int:
         return sum(p.points for p in self.parts)
-
-    @property
-    def final_answers(self) -> tuple[str, ...]:
-        return self.final if self.final is not None else self.answers
 
 
 @dataclass(frozen=True)
@@ -107,10 +148,17 @@ class LoadedFamily:
         if not isinstance(out, dict) or not isinstance(out.get("answers"), dict) or set(out) - {"answers", "work"}:
             raise ContractError(f"{self.folder / '__init__.py'}: solve() must return "
                                 "{'answers': {...}, 'work': {...}}")
-        got, declared = list(out["answers"]), self.spec.answers
+        got, declared = list(out["answers"]), self.spec.answer_keys
         if set(got) != set(declared):
             raise ContractError(f"{self.folder / '__init__.py'}: solve() returned answers {sorted(got)}, "
                                 f"but FAMILY declares {sorted(declared)}")
+        for key in declared:
+            fields = set(self.spec.fields_of(key))
+            records = out["answers"][key]
+            if fields and not (isinstance(records, list) and all(isinstance(r, dict) and set(r) == fields
+                                                                 for r in records)):
+                raise ContractError(f"{self.folder / '__init__.py'}: solve()'s {key!r} must be a list of "
+                                    f"records with the fields {sorted(fields)}")
         return Solution({k: out["answers"][k] for k in declared}, out.get("work", {}))
 
     def check(self, params: dict, answers: dict) -> None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import QgenError
@@ -33,10 +34,36 @@ class FolderError(QgenError):
         self.reason = reason
 
 
-def stamp_for(exam_id: str, seed: int, roster: list[tuple[str, str]]) -> dict:
-    """What identifies a batch: the exam, the seed and the roster (ids and names, in order)."""
-    digest = hashlib.sha256(json.dumps([list(r) for r in roster]).encode()).hexdigest()
-    return {"exam": exam_id, "master_seed": seed, "roster_sha256": digest, "students": len(roster)}
+def digest(value) -> str:
+    """A short, stable hash of a JSON value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stamp_for(exam_id: str, seed: int, roster: list[tuple[str, str]], slots: dict[str, dict],
+              papers: dict[str, str]) -> dict:
+    """What identifies a batch: the exam, the seed, the roster (ids and names, in order), what
+    decides each slot's numbers and marks, and a digest of each student's numbers and marks."""
+    roster_sha = hashlib.sha256(json.dumps([list(r) for r in roster]).encode()).hexdigest()
+    return {"exam": exam_id, "master_seed": seed, "roster_sha256": roster_sha, "students": len(roster),
+            "slots": slots, "papers": papers}
+
+
+def _slot_changes(old: dict, new: dict) -> list[str]:
+    changes = [f"slot '{n}' removed" for n in old if n not in new]
+    changes += [f"slot '{n}' added" for n in new if n not in old]
+    for name in (n for n in new if n in old):
+        fields = [k for k in new[name] if old[name].get(k) != new[name][k]]
+        changes += [f"slot '{name}': {', '.join(f.replace('_', ' ') for f in fields)}"] if fields else []
+    return changes
+
+
+@dataclass
+class Previous:
+    """What an earlier run of this batch left in the folder (empty when there is none)."""
+    records: dict[str, dict] = field(default_factory=dict)          # id -> answers.json entry
+    pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
+    templates: dict[str, str | None] = field(default_factory=dict)  # id -> template set
+    template_sets: dict[str, dict] = field(default_factory=dict)    # template set -> file -> sha256
 
 
 def sha256(path: Path) -> str:
@@ -90,21 +117,50 @@ class OutputFolder:
                 old = None
             if old == stamp:
                 return
-            if not replace:
-                raise self._refusal(old, stamp)
-            self._remove_own_files()
+            refusal = self._refusal(old, stamp)
+            if refusal and not replace:
+                raise refusal
+            if refusal:
+                self._remove_own_files()
         elif out.exists() and any(out.iterdir()):
             raise FolderError(f"{out}: not empty and not a qgen output folder (no {STAMP})", "foreign")
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(stamp, indent=1) + "\n", durable=True)
 
-    def _refusal(self, old, stamp: dict) -> FolderError:
+    def _refusal(self, old, stamp: dict) -> FolderError | None:
+        """Why the folder's batch is another one, or None when only its layout may differ."""
         if not isinstance(old, dict):
             return FolderError(f"{self.path / STAMP}: unreadable batch record", "unreadable")
         what = [k for k in ("exam", "master_seed", "roster_sha256") if old.get(k) != stamp[k]]
         said = {"exam": f"exam {old.get('exam')}", "master_seed": f"seed {old.get('master_seed')}",
                 "roster_sha256": f"another roster ({old.get('students')} students)"}
-        return FolderError(f"{self.path}: holds a batch made with {', '.join(said[w] for w in what)}", "other batch")
+        if what:
+            return FolderError(f"{self.path}: holds a batch made with {', '.join(said[w] for w in what)}",
+                               "other batch")
+        papers = old.get("papers", stamp["papers"])
+        differ = sum(papers.get(sid) != d for sid, d in stamp["papers"].items())
+        changes = _slot_changes(old.get("slots", stamp["slots"]), stamp["slots"])
+        if differ:
+            return FolderError(f"{self.path}: holds papers made from another exam.toml ({'; '.join(changes)}): "
+                               f"{differ} of {len(stamp['papers'])} students' papers differ", "other batch")
+        return None
+
+    def previous(self) -> Previous:
+        """The answers and the manifest of an earlier run of this batch, as far as they are readable."""
+        found = Previous()
+        try:
+            doc = json.loads((self.path / "answers.json").read_text(encoding="utf-8"))
+            found.records = {r["id"]: r for r in doc["students"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        try:
+            manifest = json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
+            found.pdfs = {s["id"]: s.get("pdf_sha256", {}) for s in manifest["students"]}
+            found.templates = {s["id"]: s.get("templates") for s in manifest["students"]}
+            found.template_sets = manifest.get("template_sets", {})
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return found
 
     def _remove_own_files(self) -> None:
         for name in OWN_FILES:

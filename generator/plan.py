@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import QgenError, __version__
+from .columns import slot_columns
 from .family import CheckError, ConstraintError, LoadedFamily, Solution
+from .outdir import digest, stamp_for
 from .roster import ORIGINAL_ID, Student, original_student
 from .seeding import rng_for
 from .spec import Exam, Slot
 from .values import to_json
 
 REDRAWS = 50   # bounded redraws when two students' variants coincide
+ORIGINAL_TRIES = 200    # draws of one slot before giving up on avoiding the original's values
+
+
+def _same(a: dict, b: dict) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -67,13 +74,28 @@ class Draft:
 
 
 def _draw_slot(exam: Exam, seed: int, student: Student, slot: Slot, attempt: int) -> tuple[Slot, dict, int]:
+    """One slot's parameters. The published original's own values are never handed to a
+    student (unless the slot allows it): the same rng simply draws again."""
     if student.id == ORIGINAL_ID:
         return slot, slot.original, attempt
     rng = rng_for(seed, exam.id, student.id, slot.name, attempt)
     try:
-        return slot, slot.family.sample(rng, slot.constraints), attempt
+        for _ in range(ORIGINAL_TRIES):
+            params = slot.family.sample(rng, slot.constraints)
+            if slot.allow_original or not _same(params, slot.original):
+                return slot, params, attempt
     except ConstraintError as exc:
         raise QgenError(f"{slot.where}: slot '{slot.name}': {exc}") from None
+    raise QgenError(f"{slot.where}: slot '{slot.name}': {ORIGINAL_TRIES} draws in a row gave the original paper's "
+                    "values; widen the constraints, or set allow_original = true")
+
+
+def _fewest_variants(exam: Exam, drafts: dict[str, Draft]) -> str:
+    """The slots with the fewest distinct variants so far: the ranges an instructor should widen."""
+    distinct = {s.name: len({json.dumps(d.slots[i][1], sort_keys=True) for d in drafts.values()})
+                for i, s in enumerate(exam.slots)}
+    fewest = sorted(distinct.items(), key=lambda kv: kv[1])[:2]
+    return ", ".join(f"'{name}' ({n} distinct)" for name, n in fewest)
 
 
 def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
@@ -93,11 +115,21 @@ def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
             attempt += 1
             if attempt > REDRAWS:
                 raise QgenError(f"student {sid}: could not find a variant distinct from {taken[d.fingerprint]}'s "
-                                f"in {REDRAWS} redraws; widen the ranges in exam.toml")
+                                f"in {REDRAWS} redraws; the slots with the fewest distinct variants are "
+                                f"{_fewest_variants(exam, drafts)}: widen their ranges in exam.toml")
             d = Draft(d.student, tuple(_draw_slot(exam, seed, d.student, s, attempt) for s in exam.slots))
         taken[d.fingerprint] = sid
         drafts[sid] = d
     return [drafts[st.id] for st in everyone]
+
+
+def batch_stamp(exam: Exam, seed: int, students: list[Student], drafts: list[Draft]) -> dict:
+    """What identifies the batch in its output folder (see outdir.stamp_for): the roster, what
+    decides each slot, and each student's numbers and marks."""
+    slots = {s.name: s.fingerprint() for s in exam.slots}
+    papers = {d.student.id: digest([[params, slot.points, slot.part_points] for slot, params, _ in d.slots])
+              for d in drafts}
+    return stamp_for(exam.id, seed, [(s.id, s.name) for s in students], slots, papers)
 
 
 def solve_draft(draft: Draft, solver: Solver) -> Variant:
@@ -124,6 +156,7 @@ def student_record(v: Variant) -> dict:
     return {
         "id": v.student.id,
         "name": v.student.name,
+        **({"roster": dict(v.student.extra)} if v.student.extra else {}),
         "questions": [{
             "slot": sv.slot.name,
             "family": sv.slot.family.name,
@@ -135,5 +168,22 @@ def student_record(v: Variant) -> dict:
     }
 
 
+def slot_records(exam: Exam, original: dict) -> list[dict]:
+    """answers.json's description of each slot: where it sits, its marks, and its answer columns
+    (their shapes taken from the original paper's answers, which every student's share)."""
+    out = []
+    for slot, q in zip(exam.slots, original["questions"]):
+        columns = slot_columns(slot.family.spec, slot.question, slot.part, q["answers"])
+        out.append({
+            "slot": slot.name, "question": slot.question, "part": slot.part, "family": slot.family.name,
+            "points": slot.points, "part_points": slot.part_points, "bonus": list(slot.bonus),
+            "columns": [{"header": c.header, "path": list(c.path), "part": c.part, "kind": c.kind, "typed": c.typed,
+                         **({"set": c.group} if c.group else {})} for c in columns if c.final],
+        })
+    return out
+
+
 def answers_document(exam: Exam, seed: int, records: list[dict]) -> dict[str, Any]:
-    return {"exam": exam.id, "generator": f"qgen {__version__}", "master_seed": seed, "students": records}
+    """answers.json: the exam, its slots, and every student's entry (ORIGINAL first)."""
+    return {"exam": exam.id, "generator": f"qgen {__version__}", "master_seed": seed,
+            "slots": slot_records(exam, records[0]), "students": records}

@@ -8,6 +8,7 @@ values: formatting lives in the filters below.
 
 from __future__ import annotations
 
+import hashlib
 import sysconfig
 import unicodedata
 from pathlib import Path
@@ -154,6 +155,17 @@ class Renderer:
         self.search_path = [*map(Path, shell_dirs), PROJECT_TEMPLATES, FAMILIES_DIR]
         self.env = make_env(self.search_path)
         self._cache: dict[str, jinja2.Template] = {}
+
+    def source_hashes(self) -> dict[str, str]:
+        """sha256 of every file that shapes a document or an answer: shells, family templates and code."""
+        files = {}
+        for folder in self.search_path:
+            for path in sorted(Path(folder).glob("**/*")):
+                if path.suffix in (".j2", ".py") and path.is_file() and "__pycache__" not in path.parts:
+                    tag = "families" if Path(folder) == FAMILIES_DIR else \
+                        "templates" if Path(folder) == PROJECT_TEMPLATES else str(folder)
+                    files.setdefault(f"{tag}/{path.relative_to(folder)}", hashlib.sha256(path.read_bytes()).hexdigest())
+        return files
 
     def template(self, name: str) -> jinja2.Template:
         if name not in self._cache:

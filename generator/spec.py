@@ -21,11 +21,17 @@ from .sources import read_utf8
 
 HEADER_KEYS = {
     "institute": str, "title": str, "date": str, "duration": str, "subject_no": str,
-    "subject": str, "department": str, "credits": int, "full_marks": int, "instructions": list,
+    "subject": str, "department": str, "credits": int, "full_marks": int, "instructions": list, "labels": dict,
+}
+HEADER_REQUIRED = ("title",)
+# What the shell prints before each field; [header.labels] overrides them.
+DEFAULT_LABELS = {
+    "date": "Date of Examination", "duration": "Duration", "subject_no": "Subject No.", "subject": "Subject",
+    "department": "Department/Center/School", "credits": "Credits", "full_marks": "Full marks",
 }
 TOP_KEYS = {"id": str, "seed": int, "header": dict, "slot": list}
 SLOT_KEYS = {"name": str, "question": str, "part": str, "family": str, "points": int,
-             "part_points": dict, "bonus": list, "constraints": dict, "original": dict}
+             "part_points": dict, "bonus": list, "constraints": dict, "original": dict, "allow_original": bool}
 SLOT_REQUIRED = ("name", "question", "family", "points", "original")
 
 _SLOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
@@ -42,11 +48,18 @@ class Slot:
     bonus: tuple[str, ...]      # parts whose points come on top of full marks
     constraints: dict[str, Any]     # complete: the family's defaults with the exam's overrides
     original: dict[str, Any]
+    allow_original: bool = False    # may a student draw the original's values (the published paper)?
     where: str = ""             # "exam.toml:LINE", for messages about this slot
 
     @property
     def bonus_points(self) -> int:
         return sum(self.part_points[b] for b in self.bonus)
+
+    def fingerprint(self) -> dict:
+        """Everything of the slot that decides a student's numbers or marks (not its layout)."""
+        return {"family": self.family.name, "question": self.question, "part": self.part, "points": self.points,
+                "part_points": self.part_points, "bonus": list(self.bonus), "constraints": self.constraints,
+                "original": self.original, "allow_original": self.allow_original}
 
 
 @dataclass(frozen=True)
@@ -115,26 +128,42 @@ def _read(path: Path) -> tuple[_Toml, dict]:
 
 
 def _header(doc: _Toml, data: dict) -> tuple[dict, str]:
-    """The validated [header] and the TeX engine its text needs."""
-    header = data["header"]
+    """The validated [header] (labels completed with the defaults) and the TeX engine its text needs."""
+    header = dict(data["header"])
     start = doc.line_of("header")
     _check_keys(doc, header, HEADER_KEYS, "[header]", start)
-    missing = [k for k in HEADER_KEYS if k not in header]
+    missing = [k for k in HEADER_REQUIRED if k not in header]
     if missing:
         raise doc.fail(start, f"[header] is missing {', '.join(repr(k) for k in missing)}")
-    for i, text in enumerate(header["instructions"]):
+    for i, text in enumerate(header.get("instructions", [])):
         if not isinstance(text, str):
             raise doc.fail(doc.line_of("instructions", start), f"instruction {i + 1} must be a string")
-    engine = header_engine(header, lambda key: f"{doc.path}:{doc.line_of(key, start)}: [header] {key}")
+    labels = header.get("labels", {})
+    for key, label in labels.items():
+        line = doc.line_of(key, doc.line_of("labels", start))
+        if key not in DEFAULT_LABELS:
+            raise doc.fail(line, f"[header.labels] has no field '{key}'{did_you_mean(key, DEFAULT_LABELS)} "
+                                 f"(fields: {', '.join(DEFAULT_LABELS)})")
+        if not isinstance(label, str):
+            raise doc.fail(line, f"[header.labels] {key} must be a string, not {label!r}")
+    header["labels"] = {**DEFAULT_LABELS, **labels}
+    engine = header_engine({k: v for k, v in header.items() if k != "labels"} | {"labels": list(labels.values())},
+                           lambda key: f"{doc.path}:{doc.line_of(key, start)}: [header] {key}")
     return header, engine
+
+
+def _parts_named(part_points: dict) -> str:
+    return f"parts: {', '.join(part_points)}" if any(part_points) else "it has no parts"
 
 
 def _part_points(doc: _Toml, raw: dict, fam: LoadedFamily, where: str, start: int) -> dict[str, int]:
     part_points = {p.label: p.points for p in fam.spec.parts}
+    if list(part_points) == [""]:     # a question without parts: its marks are the slot's points
+        part_points[""] = raw["points"]
     line = doc.line_of("part_points", start)
     for label, pts in raw.get("part_points", {}).items():
         if label not in part_points:
-            raise doc.fail(line, f"{where}: family {fam.name} has no part '{label}' (parts: {', '.join(part_points)})")
+            raise doc.fail(line, f"{where}: family {fam.name} has no part '{label}' ({_parts_named(part_points)})")
         if not isinstance(pts, int) or isinstance(pts, bool) or pts < 0:
             raise doc.fail(line, f"{where}: points of part '{label}' must be a whole number >= 0")
         part_points[label] = pts
@@ -148,7 +177,7 @@ def _points(doc: _Toml, raw: dict, fam: LoadedFamily, where: str, start: int) ->
     for label in bonus:
         if label not in part_points:
             raise doc.fail(doc.line_of("bonus", start), f"{where}: bonus part '{label}' is not a part of "
-                                                        f"{fam.name} (parts: {', '.join(part_points)})")
+                                                        f"{fam.name} ({_parts_named(part_points)})")
     counted = {k: v for k, v in part_points.items() if k not in bonus}
     if sum(counted.values()) != raw["points"]:
         raise doc.fail(doc.line_of("points", start),
@@ -205,7 +234,8 @@ def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot]) -> 
     part_points, bonus = _points(doc, raw, fam, where, start)
     return Slot(name=name, question=raw["question"], part=raw.get("part", ""), family=fam, points=raw["points"],
                 part_points=part_points, bonus=bonus, constraints=_constraints(doc, raw, fam, where, start),
-                original=_original(doc, raw, fam, where, start), where=f"{doc.path}:{start}")
+                original=_original(doc, raw, fam, where, start), allow_original=raw.get("allow_original", False),
+                where=f"{doc.path}:{start}")
 
 
 def load_exam(path: Path | str) -> Exam:
@@ -223,7 +253,7 @@ def load_exam(path: Path | str) -> Exam:
     if not slots:
         raise doc.fail(1, "the exam has no [[slot]]")
     total = sum(s.points for s in slots)
-    if total != header["full_marks"]:
+    if "full_marks" in header and total != header["full_marks"]:
         raise doc.fail(doc.line_of("full_marks", doc.line_of("header")),
                        f"full_marks = {header['full_marks']} but the slots add up to {total} "
                        f"({', '.join(f'{s.name}: {s.points}' for s in slots)})")

@@ -31,7 +31,7 @@ def thousands(n) -> str:
 
 
 def test_contract():
-    assert FAMILY.spec.answers == ANSWER_KEYS
+    assert FAMILY.spec.answer_keys == ANSWER_KEYS
     assert set(FAMILY.spec.params) == PARAM_KEYS
     assert [(p.label, p.points) for p in FAMILY.spec.parts] == [("", 3)]
 

@@ -37,12 +37,12 @@ def test_original_pinned():
 
 
 def test_contract_keys():
-    assert FAM.spec.answers == ("statement", "steps")
-    assert FAM.spec.final_answers == ("statement",)
+    assert FAM.spec.answer_keys == ("identity", "statement", "steps")
+    assert [a.name for a in FAM.spec.answers if a.final] == ["identity", "statement"]
     assert FAM.spec.points == 3 and [p.label for p in FAM.spec.parts] == [""]
     assert list(FAM.spec.params) == ["identity"]
     a = FAM.solve(ORIGINAL).answers
-    assert set(FAM.spec.answers) <= set(a) and all(isinstance(s, str) for s in a["steps"])
+    assert set(FAM.spec.answer_keys) <= set(a) and all(isinstance(s, str) for s in a["steps"])
 
 
 @pytest.mark.parametrize("name", list(MOD.IDENTITIES))

@@ -71,7 +71,7 @@ def _fair(p: dict, answers: dict, c: dict) -> None:
 
 
 def test_family_registered():
-    assert FAM.spec.answers == ("solutions",)
+    assert FAM.spec.answer_keys == ("solutions",) and FAM.spec.fields_of("solutions") == ("x", "f", "df_dx", "dg_dx")
     assert [(q.label, q.points) for q in FAM.spec.parts] == [("a", 1), ("b", 3), ("c", 1)]
     assert list(FAM.spec.params) == ["w1", "w2", "g"]
 

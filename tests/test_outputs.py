@@ -31,7 +31,8 @@ def test_answers_csv_has_one_row_per_student_and_column_per_answer(q2_build):
     out, exam, students = q2_build
     rows = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8-sig")))
     assert [r["id"] for r in rows] == ["ORIGINAL"] + [s.id for s in students]
-    assert rows[0]["2.df_dw.1.2"] == "5" and rows[0]["2.df_dx.1"] == "3" and rows[0]["2.f"] == "19"
+    assert rows[0]["Q2(c) df/dw12"] == "5" and rows[0]["Q2(d) df/dx1"] == "3" and rows[0]["Q2(a) f"] == "19"
+    assert list(rows[0])[:6] == ["id", "name", "Q2(a) a1", "Q2(a) a2", "Q2(a) h1", "Q2(a) h2"]
     names = {r["id"]: r["name"] for r in rows}
     assert names["21CS10027"] == "Rohan Das & Co" and names["21CS30005"] == "José Álvarez Muñoz"
 

@@ -31,6 +31,9 @@ class Batch:
     tex_only: bool = False
     failures: list[Failure] = field(default_factory=list)
     pdfs: dict[str, dict[str, str]] = field(default_factory=dict)    # id -> kind -> sha256
+    templates: dict[str, str | None] = field(default_factory=dict)  # id -> the template set its files come from
+    template_sets: dict[str, dict] = field(default_factory=dict)    # template set -> file -> sha256
+    current_templates: str = ""                                      # the set the templates are now
 
 
 class Writer:

@@ -7,9 +7,9 @@ import io
 import json
 from typing import Any
 
+from ..columns import slot_columns, value_at
 from ..files import atomic_write_text
 from ..plan import answers_document
-from ..registry import get as get_family
 from . import Batch, Writer
 
 
@@ -22,26 +22,18 @@ class AnswersJson(Writer):
                           durable=True)
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}", v, out)
-    elif isinstance(value, list):
-        for i, v in enumerate(value, start=1):
-            _flatten(f"{prefix}.{i}", v, out)
-    else:
-        out[prefix] = value
-
-
-def csv_row(record: dict) -> dict[str, Any]:
-    """One student's row: id, name, then one column per final answer (`2.a.1`, ...)."""
+def csv_row(record: dict, slots: dict) -> dict[str, Any]:
+    """One student's row: id, name, then one column per final number or text, headed as
+    `Q2(c) df/dw12` (answers.json's columns), never raw LaTeX."""
     name = record["name"]
     if name[:1] in ("=", "+", "-", "@"):     # a spreadsheet would run it as a formula
         name = "'" + name
     row: dict[str, Any] = {"id": record["id"], "name": name}
     for q in record["questions"]:
-        for key in get_family(q["family"]).spec.final_answers:
-            _flatten(f"{q['slot']}.{key}", q["answers"][key], row)
+        slot = slots[q["slot"]]
+        for column in slot_columns(slot.family.spec, slot.question, slot.part, q["answers"]):
+            if column.final and column.kind != "latex":
+                row[column.header] = value_at(q["answers"], column.path)
     return row
 
 
@@ -62,5 +54,6 @@ class AnswersCsv(Writer):
     files = ("answers.csv",)
 
     def write(self, batch: Batch) -> None:
-        atomic_write_text(batch.folder.path / "answers.csv", answers_csv([csv_row(r) for r in batch.records]),
+        slots = {s.name: s for s in batch.exam.slots}
+        atomic_write_text(batch.folder.path / "answers.csv", answers_csv([csv_row(r, slots) for r in batch.records]),
                           durable=True)

@@ -1,22 +1,19 @@
 """manifest.json: what made every file of the batch, so a folder can be audited and reproduced:
-per student the seeds, parameters and PDF hashes; the package and TeX versions; the hash of
-every template and family source; the hashes of the print files."""
+per student the seeds, parameters and PDF hashes and the template set their files were made
+with; the package and TeX versions; the hash of every template and family source (the
+current set, and every earlier set a student's files still come from); the print files' hashes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
 from functools import cache
 from importlib import metadata
-from pathlib import Path
 
 from .. import __version__
 from ..files import atomic_write_text
 from ..outdir import sha256
-from ..registry import FAMILIES_DIR
-from ..render import PROJECT_TEMPLATES, Renderer
 from ..seeding import seed_material
 from . import Batch, Writer
 
@@ -27,19 +24,6 @@ def _engine_version(engine: str) -> str:
         return subprocess.run([engine, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
     except (OSError, IndexError, subprocess.SubprocessError):
         return "not installed"
-
-
-def template_hashes(renderer: Renderer) -> dict[str, str]:
-    """sha256 of every file that shapes a document or an answer: shells, family templates and code."""
-    files = {}
-    for folder in renderer.search_path:
-        for path in sorted(Path(folder).glob("**/*")):
-            if path.suffix in (".j2", ".py") and path.is_file() and "__pycache__" not in path.parts:
-                rel = path.relative_to(folder)
-                tag = "families" if Path(folder) == FAMILIES_DIR else \
-                    "templates" if Path(folder) == PROJECT_TEMPLATES else str(folder)
-                files.setdefault(f"{tag}/{rel}", hashlib.sha256(path.read_bytes()).hexdigest())
-    return files
 
 
 def _versions(engines: set[str]) -> dict[str, str]:
@@ -61,15 +45,16 @@ class Manifest(Writer):
 
     def write(self, batch: Batch) -> None:
         out = batch.folder.path
-        prints = {name: sha256(out / name) for name in ("papers.pdf", "keybook.pdf") if (out / name).exists()} \
-            if not batch.failures else {}
+        prints = {name: sha256(out / name) for name in ("papers.pdf", "keybook.pdf") if (out / name).exists()}
+        used = {t for t in batch.templates.values() if t}
         doc = {
             "exam": batch.exam.id,
             "generator": f"qgen {__version__}",
             "master_seed": batch.seed,
             "batch_size": batch.batch_size,
             "packages": _versions(set(batch.engines.values())),
-            "templates": template_hashes(batch.renderer),
+            "templates": batch.template_sets[batch.current_templates],
+            "template_sets": {t: batch.template_sets[t] for t in sorted(used)},
             "print_files_sha256": prints,
             "students": [{
                 "id": d.student.id,
@@ -78,6 +63,7 @@ class Manifest(Writer):
                                             "064x") for slot, _, attempt in d.slots},
                 "params": {slot.name: params for slot, params, _ in d.slots},
                 "pdf_sha256": batch.pdfs.get(d.student.id, {}),
+                "templates": batch.templates.get(d.student.id),
             } for d in batch.drafts],
         }
         atomic_write_text(out / "manifest.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n", durable=True)

@@ -35,10 +35,11 @@ class KeyBook(_PrintFile):
     files = ("keybook.pdf",)
 
     def write(self, batch: Batch) -> None:
-        records = [r for r in batch.records if r["id"] != ORIGINAL_ID]
+        records = sorted((r for r in batch.records if r["id"] != ORIGINAL_ID), key=lambda r: r["id"].casefold())
+        slots = {s.name: s for s in batch.exam.slots}
         engine = LUALATEX if LUALATEX in batch.engines.values() else PDFLATEX
         tex = batch.renderer.render("keybook.tex.j2", exam=dict(batch.exam.header),
-                                    students=[keybook_entry(r) for r in records],
+                                    students=[keybook_entry(r, slots) for r in records],
                                     unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
         scratch = batch.folder.scratch()
         scratch.mkdir(parents=True, exist_ok=True)

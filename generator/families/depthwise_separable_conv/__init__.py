@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from generator.family import CheckError, Constraint, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, sample_until
 
 FAMILY = Family(
     name="depthwise_separable_conv",
@@ -28,8 +28,15 @@ FAMILY = Family(
         "padding": "zero padding P of the depthwise step (the pointwise step has none)",
         "out_channels": "output channels N of the pointwise step",
     },
-    answers=("depthwise_output_shape", "pointwise_output_shape",
-             "depthwise_mults", "pointwise_mults", "total_mults"),
+    answers=(
+        Answer("depthwise_output_shape", "", ("depthwise Ho", "depthwise Wo", "depthwise C"),
+               (r"\text{depthwise } H_o", r"\text{depthwise } W_o", r"\text{depthwise } C")),
+        Answer("pointwise_output_shape", "", ("pointwise Ho", "pointwise Wo", "pointwise N"),
+               (r"\text{pointwise } H_o", r"\text{pointwise } W_o", r"\text{pointwise } N")),
+        Answer("depthwise_mults", "", "depthwise mults", r"\text{depthwise multiplications}"),
+        Answer("pointwise_mults", "", "pointwise mults", r"\text{pointwise multiplications}"),
+        Answer("total_mults", "", "total mults", r"\text{total multiplications}"),
+    ),
     constraints={
         "height_range": Constraint([28, 512], "image height H", min=1),
         "width_range": Constraint([28, 512], "image width W", min=1),

@@ -22,7 +22,7 @@ import sympy as sp
 from pylatex.utils import NoEscape
 from sympy.polys.matrices import DomainMatrix
 
-from generator.family import CheckError, Constraint, Family, Part, integers
+from generator.family import Answer, CheckError, Constraint, Family, Part, integers
 
 
 # ---------------------------------------------------------------- matrix expressions
@@ -243,12 +243,15 @@ FAMILY = Family(
     title="Derivative of a matrix inverse (or power), proved with the product rule",
     parts=(Part("", 3, "prove an identity such as d(A^-1)/dx = -A^-1 (dA/dx) A^-1 from the product rule"),),
     params={"identity": f"name of the identity to prove: {', '.join(IDENTITIES)}"},
-    answers=("statement", "steps"),
+    answers=(
+        Answer("identity", "", "identity", r"\text{identity}", kind="text"),
+        Answer("statement", "", "statement", r"\text{show}", kind="latex"),
+        Answer("steps", "", "proof step {i}", r"\text{step } {i}", kind="latex", final=False),
+    ),
     constraints={
         "pool": Constraint(list(IDENTITIES), "identities a variant may ask (the original is inv)",
                            among=tuple(IDENTITIES)),
     },
-    final=("statement",),
     given=("statement", "subject"),  # the question states what to prove
 )
 
@@ -384,7 +387,8 @@ def solve(params: dict) -> dict:
     if failure:
         raise CheckError(f"{FAMILY.name}: {failure}")
     return {
-        "answers": {"statement": NoEscape(ident.statement), "steps": [NoEscape(line) for line in ident.lines]},
+        "answers": {"identity": ident.name, "statement": NoEscape(ident.statement),
+                    "steps": [NoEscape(line) for line in ident.lines]},
         "work": {"subject": NoEscape(ident.subject)},
     }
 
@@ -395,6 +399,8 @@ def check(params: dict, answers: dict) -> None:
         ident = _identity(params)
     except ValueError as exc:
         raise CheckError(f"{FAMILY.name}: {exc}") from None
+    if answers["identity"] != ident.name:
+        raise CheckError(f"{FAMILY.name}: identity {answers['identity']!r} is not the one asked, {ident.name!r}")
     if str(answers["statement"]) != ident.statement:
         raise CheckError(f"{FAMILY.name}: statement {answers['statement']!r} is not identity "
                          f"{ident.name}, {ident.statement!r}")

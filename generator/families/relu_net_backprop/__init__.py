@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from generator.family import CheckError, Constraint, Family, Part, integers, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, integers, sample_until
 
 FAMILY = Family(
     name="relu_net_backprop",
@@ -23,7 +23,15 @@ FAMILY = Family(
         Part("d", 2, "df/dx1, df/dx2"),
     ),
     params={"x": "input [x1, x2]", "w": "weights [[w11, w12], [w21, w22]]; w_ij joins x_i to hidden unit j"},
-    answers=("a", "h", "f", "df_dh", "df_da", "df_dw", "df_dx"),
+    answers=(
+        Answer("a", "a", "a{i}", "a_{i}"),
+        Answer("h", "a", "h{i}", "h_{i}"),
+        Answer("f", "a", "f", "f"),
+        Answer("df_dh", "b", "df/dh{i}", r"\partial f/\partial h_{i}"),
+        Answer("df_da", "b", "df/da{i}", r"\partial f/\partial a_{i}"),
+        Answer("df_dw", "c", "df/dw{i}{j}", r"\partial f/\partial w_{{i}{j}}"),
+        Answer("df_dx", "d", "df/dx{i}", r"\partial f/\partial x_{i}"),
+    ),
     constraints={
         "input_range": Constraint([1, 9], "inputs are integers in this range"),
         "weight_range": Constraint([-4, 4], "weights are nonzero integers in this range"),

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from generator.family import CheckError, Constraint, Family, Part, integers, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, integers, sample_until
 
 FAMILY = Family(
     name="skip_connection_gradient",
@@ -30,7 +30,12 @@ FAMILY = Family(
     ),
     params={"w1": "weight W1 (input to hidden unit)", "w2": "weight W2 (hidden unit to output)",
             "g": "the output g of Network-B that the student is given"},
-    answers=("solutions",),
+    answers=(
+        Answer("solutions.x", "a", "x (solution {i})", "x_{i}", unordered=True),
+        Answer("solutions.f", "a", "f (solution {i})", "f(x_{i})", unordered=True),
+        Answer("solutions.df_dx", "b", "df/dx (solution {i})", r"\partial f/\partial x\,(x_{i})", unordered=True),
+        Answer("solutions.dg_dx", "b", "dg/dx (solution {i})", r"\partial g/\partial x\,(x_{i})", unordered=True),
+    ),
     constraints={
         "weight_range": Constraint([-5, 5], "W1, W2 are nonzero integers in this range"),
         "g_range": Constraint([1, 30], "the given g is an integer in this range"),

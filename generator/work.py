@@ -1,0 +1,159 @@
+"""Typesetting a roster in batches, in worker processes: each batch is solved, checked,
+rendered and typeset as one document per kind, split into one PDF per student, and placed.
+
+PDFs are cached under `.cache/` by the hash of their batch document: a batch whose document
+did not change is not typeset again, even after a run killed with -9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import QgenError
+from .compile import Failure, Job, Member, TexError, run_job, run_tex
+from .documents import KINDS, Documents
+from .files import atomic_write_text
+from .outdir import OutputFolder, complete_pdf, sha256
+from .plan import Draft, Solver, solve_draft, student_record
+
+
+@dataclass
+class Outcome:
+    written: list[Path] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    reused: int = 0
+    records: list[dict] = field(default_factory=list)      # answers.json entries, roster order
+    pdfs: dict[str, dict[str, str]] = field(default_factory=dict)   # id -> kind -> sha256
+    seconds: dict[str, float] = field(default_factory=dict)         # stage -> worker-seconds, for bench/
+    cached: set[str] = field(default_factory=set)                   # names in .cache/ this run uses
+
+    def absorb(self, other: "Outcome") -> None:
+        self.written += other.written
+        self.failures += other.failures
+        self.reused += other.reused
+        self.records += other.records
+        self.pdfs.update(other.pdfs)
+        self.cached |= other.cached
+        for stage, secs in other.seconds.items():
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + secs
+
+
+@dataclass
+class BatchWork:
+    """One batch's work, done in a worker process: solve, render, typeset, split, place."""
+    docs: Documents
+    batches: list[list[Draft]]
+    engines: dict[str, str]
+    folder: OutputFolder
+    tex_only: bool
+    only: frozenset[str] | None
+    solver: Solver = field(default_factory=Solver)
+
+    def __call__(self, index: int) -> tuple[int, Outcome]:
+        clock = [time.perf_counter()]
+        result = Outcome()
+
+        def lap(stage: str) -> None:
+            now = time.perf_counter()
+            result.seconds[stage] = result.seconds.get(stage, 0.0) + now - clock[0]
+            clock[0] = now
+
+        variants = [solve_draft(d, self.solver) for d in self.batches[index]]
+        wanted = [(v, self.only is None or v.student.id in self.only) for v in variants]
+        result.records = [student_record(v) for v in variants]
+        lap("solve")
+        for kind, folder in KINDS:
+            for v, want in wanted:
+                if want:
+                    tex = self.docs.render(kind, [v], self.engines[v.student.id])
+                    atomic_write_text(self.folder.path / "tex" / folder / f"{v.student.id}.tex", tex)
+        lap("render")
+        if not self.tex_only:
+            for kind, folder in KINDS:
+                by_engine: dict[str, list] = {}
+                for v, want in wanted:
+                    by_engine.setdefault(self.engines[v.student.id], []).append((v, want))
+                for engine, group in by_engine.items():
+                    self._typeset(kind, folder, engine, group, result, lap)
+            lap("compile")
+            shutil.rmtree(self.folder.scratch(), ignore_errors=True)
+        return index, result
+
+    def _typeset(self, kind: str, folder: str, engine: str, group: list, result: Outcome, lap) -> None:
+        """One document for the group's students (reused from the cache when unchanged), split."""
+        lap("compile")
+        tex = self.docs.render(kind, [v for v, _ in group], engine)
+        lap("render")
+        digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
+        cached = [self.folder.cache / f"{digest}-{i}.pdf" for i in range(len(group))]
+        result.cached.update(c.name for c in cached)
+        if all(complete_pdf(c) for c in cached):
+            result.reused += sum(want for _, want in group)
+        else:
+            for v, want in group:
+                if want:   # never leave a stale PDF should this batch fail
+                    (self.folder.path / folder / f"{v.student.id}.pdf").unlink(missing_ok=True)
+            members = [Member(v.student.id, c, (lambda v=v: self.docs.render(kind, [v], engine)))
+                       for (v, _), c in zip(group, cached)]
+            failures = run_job(Job(kind, tex, members, engine), self.folder.scratch())
+            result.failures += [f for f in failures if self.only is None or f.key in self.only]
+        for (v, want), c in zip(group, cached):
+            if want and complete_pdf(c):
+                target = self.folder.path / folder / f"{v.student.id}.pdf"
+                self.folder.place(c, target)
+                result.written.append(target)
+                result.pdfs.setdefault(v.student.id, {})[kind] = sha256(c)
+
+
+_worker: BatchWork | None = None     # in a pool worker: its copy of the batch work
+
+
+def _init_worker(work: BatchWork) -> None:
+    global _worker
+    _worker = work
+
+
+def _in_worker(index: int) -> tuple[int, Outcome]:
+    return _worker(index)
+
+
+def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
+    """Render (and typeset) the ORIGINAL paper and key before touching the output folder.
+
+    A template or header that cannot render, or renders to TeX that fails, is an input
+    error: reported once, naming the problem, with nothing written or removed.
+    """
+    variant = solve_draft(original, Solver())
+    sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
+    if not tex:
+        return
+    with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
+        for kind, source in sources.items():
+            try:
+                run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
+            except TexError as exc:
+                raise QgenError(f"the {kind} of the original paper does not typeset ({exc}): {exc.detail}; "
+                                "check the templates and the [header] of exam.toml") from None
+
+
+def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:
+    results: dict[int, Outcome] = {}
+    # Forked workers inherit the batch work and the loaded families without pickling them.
+    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (work,)) if workers > 1 else None
+    try:
+        for index, outcome in (pool.imap_unordered(_in_worker, todo) if pool else map(work, todo)):
+            results[index] = outcome
+            if progress:
+                progress(sum(work.only is None or d.student.id in work.only for d in work.batches[index]))
+    finally:
+        if pool:
+            pool.terminate()
+    return results
+
+
