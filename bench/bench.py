@@ -73,7 +73,7 @@ def main() -> int:
     work = scratch / "naive"
     work.mkdir()
     sample = [s.id for s in students[:args.naive]]
-    # DESIGN.md's naive path: a document per paper and key, 2 passes each (what "Page i of n" needs
+    # The naive path: a document per paper and key, 2 passes each (what "Page i of n" needs
     # with the usual \pageref{LastPage}), in series. qgen's own documents need one pass, so the
     # 1-pass figure is printed too: it is the naive path with qgen's one-pass shell.
     naive_s = naive(out / "tex", sample, work, passes=2) if sample else float("nan")
@@ -88,7 +88,7 @@ def main() -> int:
     for stage in ("sample", "solve", "render", "compile", "print files"):
         print(f"  {stage:<26}{result.seconds.get(stage, 0.0) / n:>12.4f}")
     print(f"{'end to end (wall)':<28}{per:>12.4f}   {wall:.1f} s in all")
-    print(f"{'naive, 2 passes (DESIGN.md)':<28}{naive_s:>12.4f}   a run per document, over {len(sample)} students")
+    print(f"{'naive, 2 passes':<28}{naive_s:>12.4f}   a run per document, over {len(sample)} students")
     print(f"{'naive, 1 pass':<28}{naive_1:>12.4f}   the same with qgen's one-pass shell")
     print(f"{'speed-up over naive':<28}{ratio:>11.1f}x   ({naive_1 / per:.1f}x over the 1-pass naive path)")
     print(f"{'peak RSS':<28}{rss_self:>9.0f} MB (qgen)  {rss_children:.0f} MB (largest child)")

@@ -129,32 +129,14 @@ def papers(exam_dir, roster, id_column, name_columns, seed, out, tex_only, jobs,
 
 
 @main.command()
-def families():
-    """List the question families with their parameters, parts and constraints."""
+@click.option("--markdown", is_flag=True, help="Print the family reference of docs/answers-format.md instead.")
+def families(markdown):
+    """List the question families: parameters, parts, constraints, sampling rules and answers."""
+    from .reference import family_markdown, family_text
     from .registry import registry
 
     for fam in registry().values():
-        spec = fam.spec
-        click.echo(f"{spec.name}  ({spec.points} points)  {spec.title}")
-        click.echo("  parameters:")
-        for name, meaning in spec.params.items():
-            click.echo(f"    {name}: {meaning}")
-        click.echo("  parts:")
-        for part in spec.parts:
-            click.echo(f"    {('(' + part.label + ')') if part.label else '-'} {part.points} pt  {part.asks}")
-        if spec.constraints:
-            click.echo("  constraints (exam.toml [slot.constraints], defaults):")
-            for key, c in spec.constraints.items():
-                click.echo(f"    {key} = {c.default!r}" + (f"  ({c.meaning})" if c.meaning else ""))
-        if spec.rules:
-            click.echo("  sampling rules (every variant keeps them):")
-            for name, meaning in spec.rules.items():
-                click.echo(f"    {name}: {meaning}")
-        click.echo("  answers (answers.csv, the key book):")
-        for a in spec.answers:
-            label = a.label if isinstance(a.label, str) else ", ".join(a.label)
-            click.echo(f"    {a.name} ({'part (' + a.part + ')' if a.part else 'no parts'}, {a.kind}): {label}")
-        click.echo("")
+        click.echo(family_markdown(fam) if markdown else family_text(fam))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pylatex.utils import NoEscape
 from .columns import part_title, slot_columns, value_at
 from .plan import Variant
 from .render import Renderer
-from .spec import Exam
+from .spec import HEADER_KEYS, Exam
 from .values import from_json, to_latex
 
 KINDS = (("paper", "papers"), ("key", "keys"))    # document kind, its folder
@@ -56,7 +56,7 @@ class Documents:
                                       self.exam.families, engine)
 
     def header(self) -> dict:
-        return {**self.exam.header, "rows": header_rows(self.exam.header)}
+        return header_context(self.exam.header)
 
 
 def _keybook_value(value, kind: str) -> NoEscape:
@@ -78,6 +78,12 @@ def keybook_entry(record: dict, slots: dict) -> dict:
             parts.append({"title": part_title(slot.question, slot.part, part.label), "answers": answers,
                           "points": slot.part_points[part.label], "bonus": part.label in slot.bonus})
     return {"id": record["id"], "name": record["name"], "parts": parts}
+
+
+def header_context(header: dict) -> dict:
+    """The [header] for the shells: every field present (None when the exam does not give it),
+    and `rows`, the fields laid out with their labels."""
+    return {**dict.fromkeys(HEADER_KEYS), **header, "rows": header_rows(header)}
 
 
 def header_rows(header: dict) -> list[list[list[tuple[str, object]]]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import QgenError, pdfsplit
 from ..compile import TexError, run_tex
-from ..documents import keybook_entry
+from ..documents import header_context, keybook_entry
 from ..files import atomic_write_bytes
 from ..fonts import FALLBACK_FONTS, LUALATEX, PDFLATEX
 from ..roster import ORIGINAL_ID
@@ -38,7 +38,7 @@ class KeyBook(_PrintFile):
         records = sorted((r for r in batch.records if r["id"] != ORIGINAL_ID), key=lambda r: r["id"].casefold())
         slots = {s.name: s for s in batch.exam.slots}
         engine = LUALATEX if LUALATEX in batch.engines.values() else PDFLATEX
-        tex = batch.renderer.render("keybook.tex.j2", exam=dict(batch.exam.header),
+        tex = batch.renderer.render("keybook.tex.j2", exam=header_context(batch.exam.header),
                                     students=[keybook_entry(r, slots) for r in records],
                                     unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
         scratch = batch.folder.scratch()

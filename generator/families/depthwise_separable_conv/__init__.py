@@ -1,6 +1,6 @@
 """Q1(b) of the seed paper: output sizes and multiplication count of a depthwise separable convolution.
 
-Conventions (DESIGN.md): padding is applied in the depthwise step only; multiplications are
+Conventions (stated in the question): padding is applied in the depthwise step only; multiplications are
 counted per output position, products with padded zeros included, so the depthwise step costs
 K·K·C·Ho·Wo and the pointwise step C·N·Ho·Wo, with Ho = floor((H + 2P - K)/S) + 1.
 Fairness: the filter tiles the padded image exactly (no floor to argue about), the output size

@@ -1,6 +1,6 @@
 """Q2 of the seed paper: forward and backward pass through a 2-2-1 ReLU network.
 
-Convention (DESIGN.md): `w[i][j]` = w_{i+1, j+1} joins input x_{i+1} to hidden unit j+1,
+Convention (stated in the question): `w[i][j]` = w_{i+1, j+1} joins input x_{i+1} to hidden unit j+1,
 `a_j = sum_i w_ij x_i`, `h = ReLU(a)`, `f = h_1 + h_2`. Fairness: exactly the configured
 number of dead hidden units (one, as in the original) and no pre-activation equal to 0,
 where ReLU has no derivative.

@@ -1,6 +1,6 @@
 """Q3 of the seed paper: the gradient through a skip connection.
 
-Convention (DESIGN.md): Network-A `f = ReLU(W2 * ReLU(W1 * x))`, Network-B adds the input to the
+Convention (stated in the question): Network-A `f = ReLU(W2 * ReLU(W1 * x))`, Network-B adds the input to the
 output, `g = f + x`; no biases, 1-D input. Given `g(x) = value`, the student finds every such x,
 Network-A's output there, and `df/dx`, `dg/dx = df/dx + 1` by the chain rule.
 
@@ -59,7 +59,8 @@ _X = sp.Symbol("x", real=True)
 
 
 def _relu(z):
-    # Piecewise rather than Max: sympy's `solve` drops solutions of Max equations (DESIGN.md).
+    # Piecewise rather than Max: sympy's `solve` drops solutions of Max equations (e.g. x = -6 of
+    # Max(0, 3*Max(0, -x)) + x - 12, keeping only 12).
     return sp.Piecewise((z, z > 0), (0, True))
 
 
