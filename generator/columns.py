@@ -16,6 +16,7 @@ from .values import to_latex
 @dataclass(frozen=True)
 class Column:
     header: str             # plain text: "Q2(c) df/dw12"
+    answer: str             # the declared answer it comes from ("df_dw", "solutions.x")
     tex: str                # LaTeX label: "\partial f/\partial w_{12}"
     path: tuple             # where the value is in the slot's answers: ("df_dw", 0, 1), ("solutions", 0, "x")
     part: str               # the family's part label
@@ -56,7 +57,7 @@ def _answer_columns(spec: Family, a: Answer, answers: dict, title: str) -> list[
         numbers = tuple(i for i in index if isinstance(i, int))
         label = _label(a.label, position, numbers)
         tex = _label(a.tex, position, numbers) if a.tex else rf"\text{{{to_latex(label)}}}"
-        out.append(Column(header=f"{title} {label}", tex=tex, path=(a.key, *index), part=a.part, part_title=title,
+        out.append(Column(header=f"{title} {label}", answer=a.name, tex=tex, path=(a.key, *index), part=a.part, part_title=title,
                           kind=a.kind, typed=a.kind == "number" and a.key not in spec.given, final=a.final,
                           group=a.key if a.unordered else None))
     return out

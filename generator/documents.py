@@ -14,11 +14,17 @@ from pylatex.utils import NoEscape
 
 from .columns import part_title, slot_columns, value_at
 from .plan import Variant
+from .registry import family_roots
 from .render import Renderer
 from .spec import HEADER_KEYS, Exam
 from .values import from_json, to_latex
 
 KINDS = (("paper", "papers"), ("key", "keys"))    # document kind, its folder
+
+
+def renderer_for(exam: Exam) -> Renderer:
+    """The exam's own shells (`exams/<name>/templates/`) before the project's, and its families."""
+    return Renderer([exam.folder / "templates"], family_roots(exam.family_dirs))
 
 
 @dataclass

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
+import sympy as sp
 
 from . import QgenError
 from .constraints import Constraint, ConstraintError, resolve
@@ -69,6 +70,17 @@ class Answer:
     kind: str = "number"            # "number" (a student can type it), "latex" (a statement, a proof), "text"
     final: bool = True              # listed in answers.csv (numbers and text) and the key book
     unordered: bool = False         # the items of the list form a set: graded in any order
+    decimals: int | None = None     # the decimals the question asks for; graded within 10**-decimals
+    rel_tol: float | None = None    # or: graded within this fraction of the value
+    weight: float = 1               # this answer's share (per number) of its part's marks
+
+    def tolerance(self, value) -> "sp.Rational | None":
+        """The absolute tolerance a grader allows around `value` (None: exact)."""
+        if self.decimals is not None:
+            return sp.Rational(1, 10 ** self.decimals)
+        if self.rel_tol is not None:
+            return abs(sp.nsimplify(self.rel_tol) * sp.sympify(value))
+        return None
 
     @property
     def key(self) -> str:
@@ -90,6 +102,7 @@ class Family:
     constraints: dict[str, Any] = field(default_factory=dict)   # name -> Constraint (or a bare default)
     given: tuple[str, ...] = ()             # answers (or work) the question itself states
     rules: dict[str, str] = field(default_factory=dict)          # fairness rule -> what it ensures
+    topic: str = ""                         # the syllabus area the catalogue groups it under
 
     def __post_init__(self):
         declared = {k: v if isinstance(v, Constraint) else Constraint(v) for k, v in self.constraints.items()}
@@ -152,6 +165,7 @@ class LoadedFamily:
         if set(got) != set(declared):
             raise ContractError(f"{self.folder / '__init__.py'}: solve() returned answers {sorted(got)}, "
                                 f"but FAMILY declares {sorted(declared)}")
+        self._check_numbers(out["answers"])
         for key in declared:
             fields = set(self.spec.fields_of(key))
             records = out["answers"][key]
@@ -160,6 +174,21 @@ class LoadedFamily:
                 raise ContractError(f"{self.folder / '__init__.py'}: solve()'s {key!r} must be a list of "
                                     f"records with the fields {sorted(fields)}")
         return Solution({k: out["answers"][k] for k in declared}, out.get("work", {}))
+
+    def _check_numbers(self, answers: dict) -> None:
+        """Numbers are exact: ints, sympy rationals, or sympy values that are not rational, which
+        need a declared precision (decimals or rel_tol) so that they can be printed and graded."""
+        for a in self.spec.answers:
+            if a.kind != "number" or a.key not in answers:
+                continue
+            for value in _numbers_of(answers[a.key], a.field):
+                if isinstance(value, float):
+                    raise ContractError(f"{self.folder / '__init__.py'}: answer {a.name!r} is the float {value!r}; "
+                                        "give sympy values (sp.Integer, sp.Rational, sp.exp(...)), which stay exact")
+                exact = isinstance(value, int) or (isinstance(value, sp.Basic) and value.is_Rational)
+                if not exact and a.decimals is None and a.rel_tol is None:
+                    raise ContractError(f"{self.folder / '__init__.py'}: answer {a.name!r} = {value} is not rational; "
+                                        "declare the precision the question asks (decimals= or rel_tol=)")
 
     def check(self, params: dict, answers: dict) -> None:
         self.module.check(params, answers)
@@ -171,6 +200,17 @@ class LoadedFamily:
     @property
     def has_preamble(self) -> bool:
         return (self.folder / "preamble.tex.j2").is_file()
+
+
+def _numbers_of(value, field: str | None):
+    if field is not None:
+        for record in value if isinstance(value, list) else []:
+            yield from _numbers_of(record.get(field) if isinstance(record, dict) else None, None)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers_of(v, None)
+    elif value is not None:
+        yield value
 
 
 Rule = tuple[str, Callable[[dict], bool]]

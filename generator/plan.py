@@ -10,12 +10,12 @@ from typing import Any
 
 from . import QgenError, __version__
 from .columns import slot_columns
-from .family import CheckError, ConstraintError, LoadedFamily, Solution
+from .family import CheckError, ConstraintError, Family, LoadedFamily, Solution
 from .outdir import digest, stamp_for
 from .roster import ORIGINAL_ID, Student, original_student
 from .seeding import rng_for
 from .spec import Exam, Slot
-from .values import to_json
+from .values import decimal, to_json
 
 REDRAWS = 50   # bounded redraws when two students' variants coincide
 ORIGINAL_TRIES = 200    # draws of one slot before giving up on avoiding the original's values
@@ -164,8 +164,26 @@ def student_record(v: Variant) -> dict:
             **({"bonus_points": sv.slot.bonus_points} if sv.slot.bonus else {}),
             "params": to_json(sv.params),
             "answers": to_json(sv.answers),
+            **({"tolerance": tol} if (tol := tolerances(sv.slot.family.spec, sv.answers)) else {}),
         } for sv in v.slots],
     }
+
+
+def _each(value, fn):
+    return [_each(v, fn) for v in value] if isinstance(value, list) else fn(value)
+
+
+def tolerances(spec: Family, answers: dict) -> dict[str, Any]:
+    """answer name -> the absolute tolerance a grader allows, as a decimal string (a list of them,
+    shaped like the answer, when it is relative to each value)."""
+    out: dict[str, Any] = {}
+    for a in spec.answers:
+        if a.decimals is not None:
+            out[a.name] = decimal(a.tolerance(0))
+        elif a.rel_tol is not None:
+            value = answers[a.key] if not a.field else [r[a.field] for r in answers[a.key]]
+            out[a.name] = _each(value, lambda v: decimal(a.tolerance(v)))
+    return out
 
 
 def slot_records(exam: Exam, original: dict) -> list[dict]:
@@ -177,8 +195,8 @@ def slot_records(exam: Exam, original: dict) -> list[dict]:
         out.append({
             "slot": slot.name, "question": slot.question, "part": slot.part, "family": slot.family.name,
             "points": slot.points, "part_points": slot.part_points, "bonus": list(slot.bonus),
-            "columns": [{"header": c.header, "path": list(c.path), "part": c.part, "kind": c.kind, "typed": c.typed,
-                         **({"set": c.group} if c.group else {})} for c in columns if c.final],
+            "columns": [{"header": c.header, "answer": c.answer, "path": list(c.path), "part": c.part, "kind": c.kind,
+                         "typed": c.typed, **({"set": c.group} if c.group else {})} for c in columns if c.final],
         })
     return out
 

@@ -9,6 +9,7 @@ values: formatting lives in the filters below.
 from __future__ import annotations
 
 import hashlib
+import re
 import sysconfig
 import unicodedata
 from pathlib import Path
@@ -22,7 +23,7 @@ from . import QgenError
 from .family import LoadedFamily
 from .fonts import FALLBACK_FONTS, is_rtl
 from .registry import FAMILIES_DIR
-from .values import to_latex
+from .values import decimal, to_latex
 
 def _shells() -> Path:
     """The document shells: templates/ beside the package in a checkout (or an editable
@@ -65,6 +66,23 @@ def thousands(value: Any) -> NoEscape:
     """An integer with thin-space thousands separators: 3088878 -> 3\\,088\\,878."""
     n = int(value)
     return NoEscape(f"{n:,}".replace(",", "\\,"))
+
+
+def dec(value: Any, places: int) -> NoEscape:
+    """A value rounded (half up) to `places` decimals: `0.2689`; the precision a question asks."""
+    return NoEscape(decimal(value, places=places))
+
+
+def approx(value: Any, places: int) -> NoEscape:
+    """The exact value, then its rounding: `\\frac{1}{1 + e^{-1}} \\approx 0.7311`. A value that
+    its rounding states exactly (an integer, 3/4 to 2 places) prints once."""
+    rounded = decimal(value, places=places)
+    v = sp.sympify(value)
+    if v.is_Integer:
+        return NoEscape(to_latex(v))
+    if v.is_Rational and sp.Rational(rounded) == v:
+        return NoEscape(rounded)
+    return NoEscape(f"{to_latex(value)} \\approx {rounded}")
 
 
 def latex(value: Any) -> NoEscape:
@@ -110,7 +128,8 @@ def _bidi_runs(text: str) -> list[tuple[bool, str]]:
     return runs
 
 
-FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands, "latex": latex}
+FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands,
+           "latex": latex, "dec": dec, "approx": approx}
 
 
 def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
@@ -130,29 +149,43 @@ def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
     return env
 
 
-def _template_error(exc: Exception, name: str, search_path: list[Path]) -> QgenError:
+class TemplateError(QgenError):
+    """A template failed to render; the message names its file and line."""
+
+
+def _variables_on(filename: str, line: int) -> str:
+    """The `\\VAR{...}` expressions on a template line, to name what could not be printed."""
+    try:
+        text = Path(filename).read_text(encoding="utf-8").splitlines()[line - 1]
+    except (OSError, IndexError):
+        return ""
+    found = re.findall(r"\\VAR\{\s*(.*?)\s*\}", text)
+    return f" (in {', '.join(found)})" if found else ""
+
+
+def _template_error(exc: Exception, name: str, search_path: list[Path]) -> TemplateError:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = exc.filename or name
-        return QgenError(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
+        return TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
     if isinstance(exc, jinja2.TemplateNotFound):
-        return QgenError(f"template {exc.name} not found in {', '.join(map(str, search_path))}")
-    # Undefined names and other runtime errors: find the template line from the traceback.
-    tb = exc.__traceback__
-    where = name
+        return TemplateError(f"template {exc.name} not found in {', '.join(map(str, search_path))}")
+    # Undefined names, values that cannot be printed, other runtime errors: the template line
+    # from the traceback, and the variables printed there.
+    tb, where, variables = exc.__traceback__, name, ""
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if filename.endswith(".j2"):
-            where = f"{filename}:{tb.tb_lineno}"
+            where, variables = f"{filename}:{tb.tb_lineno}", _variables_on(filename, tb.tb_lineno)
         tb = tb.tb_next
     message = exc.message if isinstance(exc, jinja2.UndefinedError) else str(exc)
-    return QgenError(f"{where}: {message}")
+    return TemplateError(f"{where}: {message}{variables if isinstance(exc, QgenError) else ''}")
 
 
 class Renderer:
     """Renders slot bodies (family templates) and whole documents (the shells)."""
 
-    def __init__(self, shell_dirs: Iterable[Path] = ()):
-        self.search_path = [*map(Path, shell_dirs), PROJECT_TEMPLATES, FAMILIES_DIR]
+    def __init__(self, shell_dirs: Iterable[Path] = (), family_roots: Iterable[Path] = (FAMILIES_DIR,)):
+        self.search_path = [*map(Path, shell_dirs), PROJECT_TEMPLATES, *dict.fromkeys(map(Path, family_roots))]
         self.env = make_env(self.search_path)
         self._cache: dict[str, jinja2.Template] = {}
 
@@ -179,7 +212,7 @@ class Renderer:
         template = self.template(name)
         try:
             return template.render(**context)
-        except QgenError:
+        except TemplateError:
             raise
         except Exception as exc:
             raise _template_error(exc, template.filename or name, self.search_path) from None

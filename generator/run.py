@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import QgenError
-from .documents import Documents
+from .documents import Documents, renderer_for
 from .fonts import engine_for, require_engine
 from .outdir import OutputFolder, Previous, digest
 from .plan import batch_stamp, draw
@@ -125,7 +125,7 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options):
     if not options.tex_only:
         for d in drafts:
             require_engine(engines[d.student.id], d.student)
-    docs = Documents(exam, options.renderer or Renderer([exam.folder / "templates"]))
+    docs = Documents(exam, options.renderer or renderer_for(exam))
     preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only)
     folder = OutputFolder(options.out)
     folder.claim(batch_stamp(exam, seed, students, drafts), options.replace)

@@ -71,6 +71,7 @@ class Exam:
     folder: Path
     path: Path
     engine: str = "pdflatex"    # lualatex when the header itself needs it
+    family_dirs: tuple[Path, ...] = ()  # where families were looked for, besides the built-in bank
 
     @property
     def families(self) -> list[LoadedFamily]:
@@ -205,7 +206,7 @@ def _original(doc: _Toml, raw: dict, fam: LoadedFamily, where: str, start: int) 
     return original
 
 
-def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot]) -> Slot:
+def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot], families: dict) -> Slot:
     where = f"slot {index + 1}"
     if not isinstance(raw, dict):
         raise doc.fail(start, f"{where} must be a table ([[slot]])")
@@ -225,7 +226,6 @@ def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot]) -> 
     if clash:
         raise doc.fail(start, f"{where}: question {raw['question']}{raw.get('part', '')} is already slot "
                               f"'{clash.name}'; give the slots different parts")
-    families = registry()
     if raw["family"] not in families:
         raise doc.fail(doc.line_of("family", start),
                        f"{where}: unknown family '{raw['family']}'{did_you_mean(raw['family'], families)}; "
@@ -238,9 +238,15 @@ def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot]) -> 
                 where=f"{doc.path}:{start}")
 
 
-def load_exam(path: Path | str) -> Exam:
-    """Read and validate `exam.toml` (or the `exam.toml` inside a folder)."""
+def load_exam(path: Path | str, family_dirs=()) -> Exam:
+    """Read and validate `exam.toml` (or the `exam.toml` inside a folder).
+
+    Families come from the built-in bank, the exam's own `families/` folder and `family_dirs`.
+    """
     doc, data = _read(Path(path))
+    own = doc.path.parent / "families"
+    dirs = tuple(dict.fromkeys([*([own.resolve()] if own.is_dir() else []), *(Path(d).resolve() for d in family_dirs)]))
+    families = registry(dirs)
     _check_keys(doc, data, TOP_KEYS, "the exam file", 0)
     for key in ("id", "header", "slot"):
         if key not in data:
@@ -249,7 +255,7 @@ def load_exam(path: Path | str) -> Exam:
     starts = [i + 1 for i, t in enumerate(doc.lines) if re.match(r"^\s*\[\[\s*slot\s*\]\]", t)]
     slots: list[Slot] = []
     for index, raw in enumerate(data["slot"]):
-        slots.append(_slot(doc, raw, index, starts[index] if index < len(starts) else 1, slots))
+        slots.append(_slot(doc, raw, index, starts[index] if index < len(starts) else 1, slots, families))
     if not slots:
         raise doc.fail(1, "the exam has no [[slot]]")
     total = sum(s.points for s in slots)
@@ -260,4 +266,4 @@ def load_exam(path: Path | str) -> Exam:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", data["id"]):
         raise doc.fail(doc.line_of("id"), "the exam id is letters, digits, '.', '-' or '_'")
     return Exam(id=data["id"], seed=data.get("seed", 0), header=header, slots=tuple(slots),
-                folder=doc.path.parent, path=doc.path, engine=engine)
+                folder=doc.path.parent, path=doc.path, engine=engine, family_dirs=dirs)

@@ -10,6 +10,7 @@ that text never runs as TeX, and `NoEscape` marks what already is LaTeX.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -43,8 +44,29 @@ def to_json(value: Any) -> Any:
             return int(value)
         if value.is_Rational:
             return f"{value.p}/{value.q}"
+        if value.is_number:     # not rational (a softmax, an exp): a decimal of SIGNIFICANT digits
+            return decimal(value)
         return sp.sstr(value)
+    if isinstance(value, float):
+        return decimal(value)
     raise TypeError(f"cannot put a {type(value).__name__} into answers.json")
+
+
+SIGNIFICANT = 10    # digits of a value that is not rational, in answers.json
+
+
+def decimal(value: Any, places: int | None = None, significant: int | None = None) -> str:
+    """A plain decimal string of a value: rounded half up to `places` decimals, or else to
+    `significant` digits (trailing zeros dropped); never in e-notation."""
+    d = Decimal(str(sp.N(sp.sympify(value), 40)))
+    if places is not None:
+        d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    elif d != 0:
+        d = d.quantize(Decimal(1).scaleb(d.adjusted() - (significant or SIGNIFICANT) + 1), rounding=ROUND_HALF_UP)
+    text = format(d, "f")
+    if places is None and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def from_json(value: Any, latex: bool = False) -> Any:
@@ -78,6 +100,8 @@ def to_latex(value: Any) -> str:
         return str(value)
     if isinstance(value, Fraction):
         return sp.latex(sp.Rational(value.numerator, value.denominator))
+    if isinstance(value, (float, sp.Float)):    # a float a template printed: 6 significant digits
+        return NoEscape(decimal(value, significant=6))
     if isinstance(value, sp.Basic):
         return sp.latex(value)
     if isinstance(value, str):

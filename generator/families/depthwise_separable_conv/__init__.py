@@ -17,6 +17,7 @@ from generator.family import Answer, CheckError, Constraint, Family, Part, sampl
 
 FAMILY = Family(
     name="depthwise_separable_conv",
+    topic="CNNs",
     title="Output sizes and multiplications of a depthwise separable convolution",
     parts=(Part("", 3, "output size after the depthwise and pointwise steps; total multiplications"),),
     params={

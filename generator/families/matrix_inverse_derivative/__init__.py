@@ -240,6 +240,7 @@ IDENTITIES = _identities()
 
 FAMILY = Family(
     name="matrix_inverse_derivative",
+    topic="Mathematical foundations",
     title="Derivative of a matrix inverse (or power), proved with the product rule",
     parts=(Part("", 3, "prove an identity such as d(A^-1)/dx = -A^-1 (dA/dx) A^-1 from the product rule"),),
     params={"identity": f"name of the identity to prove: {', '.join(IDENTITIES)}"},

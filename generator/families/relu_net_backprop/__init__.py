@@ -15,6 +15,7 @@ from generator.family import Answer, CheckError, Constraint, Family, Part, integ
 
 FAMILY = Family(
     name="relu_net_backprop",
+    topic="Feed-forward networks and losses",
     title="Forward and backward pass through a two-input ReLU network",
     parts=(
         Part("a", 2, "forward pass: a1, a2, h1, h2"),

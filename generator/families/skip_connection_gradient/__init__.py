@@ -22,6 +22,7 @@ from generator.family import Answer, CheckError, Constraint, Family, Part, integ
 
 FAMILY = Family(
     name="skip_connection_gradient",
+    topic="Feed-forward networks and losses",
     title="Gradient through a skip connection (two one-unit ReLU networks)",
     parts=(
         Part("a", 1, "given g(x) of Network-B, find x and Network-A's output f there"),
