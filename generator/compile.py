@@ -20,6 +20,7 @@ from typing import Callable
 
 from . import QgenError, pdfsplit
 from .files import atomic_write_bytes
+from .texmap import error_line, locate
 
 ENGINE = "pdflatex"
 PASSES = 1       # the shell prints "Page i of n" without forward references
@@ -29,11 +30,12 @@ SOURCE_DATE_EPOCH = "1645660800"   # 2022-02-24, the seed exam's date
 
 
 class TexError(QgenError):
-    """A document failed to typeset; `detail` holds the error lines from the .log."""
+    """A document failed to typeset; `detail` holds the error lines from the .log, `log` all of it."""
 
-    def __init__(self, message: str, detail: str = ""):
+    def __init__(self, message: str, detail: str = "", log: str = ""):
         super().__init__(message)
         self.detail = detail
+        self.log = log
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Member:
     key: str                # student id, for messages
     out: Path
     single_tex: Callable[[], str]
+    marked_tex: Callable[[], str] | None = None     # the same, with source markers (texmap)
 
 
 @dataclass
@@ -103,7 +106,7 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
         if proc.returncode != 0:
             log_path = workdir / f"{jobname}.log"
             log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-            raise TexError(f"{engine} failed", log_errors(log))
+            raise TexError(f"{engine} failed", log_errors(log), log)
     return workdir / f"{jobname}.pdf"
 
 
@@ -123,6 +126,18 @@ def _split(pdf: Path, log: Path, members: list[Member]) -> None:
         atomic_write_bytes(member.out, data)
 
 
+def trace(marked_source: str, workdir: Path, engine: str) -> str | None:
+    """Typeset a document rendered with source markers (texmap); where its TeX error comes from,
+    as `TEMPLATE:LINE: message`, or None when it does not fail the same way."""
+    try:
+        run_tex(marked_source, workdir, jobname="traced", engine=engine, timeout=120)
+    except TexError as exc:
+        found = error_line(exc.log)
+        where = locate(marked_source, found[0]) if found else None
+        return f"{where}: {found[1]}" if where else None
+    return None
+
+
 def run_job(job: Job, scratch: Path) -> list[Failure]:
     """Typeset one job, writing each member's PDF; a failed batch is retried student by student."""
     scratch.mkdir(parents=True, exist_ok=True)
@@ -138,7 +153,8 @@ def run_job(job: Job, scratch: Path) -> list[Failure]:
         except TexError as exc:
             if len(job.members) == 1:
                 m = job.members[0]
-                return [Failure(m.key, job.kind, str(exc), exc.detail)]
+                where = trace(m.marked_tex(), work, job.engine) if m.marked_tex and exc.log else None
+                return [Failure(m.key, job.kind, where or str(exc), exc.detail)]
     # The batch failed: typeset its students one by one to keep the good ones and name the bad.
     return [failure for m in job.members
             for failure in run_job(Job(job.kind, m.single_tex(), [m], job.engine), scratch)]

@@ -64,6 +64,10 @@ class Documents:
     def header(self) -> dict:
         return header_context(self.exam.header)
 
+    def marked(self) -> "Documents":
+        """The same documents with source markers (texmap), to trace a TeX error to its template line."""
+        return Documents(self.exam, self.renderer.marked())
+
 
 def _keybook_value(value, kind: str) -> NoEscape:
     text = to_latex(from_json(value, latex=kind == "latex"))

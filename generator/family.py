@@ -185,6 +185,8 @@ class LoadedFamily:
                 if isinstance(value, float):
                     raise ContractError(f"{self.folder / '__init__.py'}: answer {a.name!r} is the float {value!r}; "
                                         "give sympy values (sp.Integer, sp.Rational, sp.exp(...)), which stay exact")
+                if isinstance(value, sp.Basic) and not value.is_number:
+                    raise ContractError(f"{self.folder / '__init__.py'}: answer {a.name!r} = {value} is not a number")
                 exact = isinstance(value, int) or (isinstance(value, sp.Basic) and value.is_Rational)
                 if not exact and a.decimals is None and a.rel_tol is None:
                     raise ContractError(f"{self.folder / '__init__.py'}: answer {a.name!r} = {value} is not rational; "

@@ -53,8 +53,6 @@ class Solver:
                 family.check(params, solution.answers)
             except CheckError as exc:
                 raise QgenError(f"{who}: the independent check disagrees with sympy: {exc}") from None
-            except QgenError:
-                raise
             except Exception as exc:    # original values from exam.toml can be anything
                 raise QgenError(f"{who}: cannot solve {family.name} with {params}: "
                                 f"{type(exc).__name__}: {exc}") from None

@@ -1,7 +1,8 @@
 """Finding the question families: every folder with an `__init__.py` under `generator/families/`
 (the built-in bank) and under any further folder given (an exam's own `families/`,
-`--families DIR`, `QGEN_FAMILIES`) is one family, checked on load. A name defined twice is
-an error naming both folders."""
+`--families DIR`, `QGEN_FAMILIES`) is one family. A name defined twice is an error naming
+both folders. A family is imported (and checked) when it is first used, so one that does
+not load stops only the commands that use it."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def _import(folder: Path):
     return module
 
 
+@cache
 def load_family(folder: Path) -> LoadedFamily:
     module = _import(folder)
     spec = getattr(module, "FAMILY", None)
@@ -54,16 +56,16 @@ def load_family(folder: Path) -> LoadedFamily:
 
 
 @cache
-def _families(roots: tuple[Path, ...]) -> dict[str, LoadedFamily]:
-    found: dict[str, LoadedFamily] = {}
+def _folders(roots: tuple[Path, ...]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
     for root in roots:
         if not root.is_dir():
             raise QgenError(f"{root}: no such families folder")
         for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file()):
             if folder.name in found:
-                raise ContractError(f"family '{folder.name}' is defined twice: in {found[folder.name].folder.parent} "
+                raise ContractError(f"family '{folder.name}' is defined twice: in {found[folder.name].parent} "
                                     f"and in {root}")
-            found[folder.name] = load_family(folder)
+            found[folder.name] = folder
     return found
 
 
@@ -72,10 +74,15 @@ def family_roots(extra: Iterable[Path] = ()) -> tuple[Path, ...]:
     return tuple(dict.fromkeys([FAMILIES_DIR, *(Path(p).resolve() for p in extra)]))
 
 
+def family_folders(extra: Iterable[Path] = ()) -> dict[str, Path]:
+    """name -> folder of every family: the built-in bank and those under the folders in `extra`."""
+    return _folders(family_roots(extra))
+
+
 def registry(extra: Iterable[Path] = ()) -> dict[str, LoadedFamily]:
-    """Every family: the built-in bank and those under the folders in `extra`."""
-    return _families(family_roots(extra))
+    """Every family, loaded."""
+    return {name: load_family(folder) for name, folder in family_folders(extra).items()}
 
 
 def get(name: str, extra: Iterable[Path] = ()) -> LoadedFamily:
-    return registry(extra)[name]
+    return load_family(family_folders(extra)[name])

@@ -8,6 +8,7 @@ values: formatting lives in the filters below.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import sysconfig
@@ -23,6 +24,7 @@ from . import QgenError
 from .family import LoadedFamily
 from .fonts import FALLBACK_FONTS, is_rtl
 from .registry import FAMILIES_DIR
+from .texmap import MarkedLoader
 from .values import decimal, to_latex
 
 def _shells() -> Path:
@@ -132,9 +134,10 @@ FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero,
            "latex": latex, "dec": dec, "approx": approx}
 
 
-def make_env(search_path: Iterable[Path]) -> jinja2.Environment:
+def make_env(search_path: Iterable[Path], marked: bool = False) -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader([str(p) for p in search_path])
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
+        loader=MarkedLoader(loader) if marked else loader,
         block_start_string=r"\BLOCK{", block_end_string="}",
         variable_start_string=r"\VAR{", variable_end_string="}",
         comment_start_string=r"\#{", comment_end_string="}",
@@ -185,18 +188,27 @@ class Renderer:
     """Renders slot bodies (family templates) and whole documents (the shells)."""
 
     def __init__(self, shell_dirs: Iterable[Path] = (), family_roots: Iterable[Path] = (FAMILIES_DIR,)):
-        self.search_path = [*map(Path, shell_dirs), PROJECT_TEMPLATES, *dict.fromkeys(map(Path, family_roots))]
+        self.shell_dirs = [*map(Path, shell_dirs), PROJECT_TEMPLATES]
+        self.search_path = [*self.shell_dirs, *dict.fromkeys(map(Path, family_roots))]
         self.env = make_env(self.search_path)
         self._cache: dict[str, jinja2.Template] = {}
 
-    def source_hashes(self) -> dict[str, str]:
-        """sha256 of every file that shapes a document or an answer: shells, family templates and code."""
+    def marked(self) -> "Renderer":
+        """The same templates with texmap's source markers, to trace a TeX error to its line."""
+        twin = copy.copy(self)
+        twin.env, twin._cache = make_env(self.search_path, marked=True), {}
+        return twin
+
+    def source_hashes(self, families: Iterable[LoadedFamily]) -> dict[str, str]:
+        """sha256 of every file that shapes a document or an answer: the shells, and the
+        templates and code of the families given (those an exam uses)."""
+        sources = [(d, "templates" if d == PROJECT_TEMPLATES else str(d)) for d in self.shell_dirs]
+        sources += [(f.folder, f"families/{f.name}" if f.folder.parent == FAMILIES_DIR else str(f.folder))
+                    for f in families]
         files = {}
-        for folder in self.search_path:
-            for path in sorted(Path(folder).glob("**/*")):
+        for folder, tag in sources:
+            for path in sorted(folder.glob("**/*")):
                 if path.suffix in (".j2", ".py") and path.is_file() and "__pycache__" not in path.parts:
-                    tag = "families" if Path(folder) == FAMILIES_DIR else \
-                        "templates" if Path(folder) == PROJECT_TEMPLATES else str(folder)
                     files.setdefault(f"{tag}/{path.relative_to(folder)}", hashlib.sha256(path.read_bytes()).hexdigest())
         return files
 

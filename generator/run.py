@@ -142,7 +142,7 @@ def generate(exam: Exam, students: list[Student], seed: int, options: Options) -
     drafts, sampled, engines, docs, folder = _prepare(exam, students, seed, options)
     log, full = options.log, options.only is None and options.shard is None
     previous = folder.previous()
-    current = docs.renderer.source_hashes()
+    current = docs.renderer.source_hashes(exam.families)
     current_id = digest(current)
     if full:
         _report_stale(drafts, previous, current, current_id, log)

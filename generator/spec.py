@@ -16,7 +16,7 @@ from . import QgenError
 from .constraints import ConstraintError, did_you_mean
 from .family import LoadedFamily
 from .fonts import header_engine
-from .registry import registry
+from .registry import family_folders, load_family
 from .sources import read_utf8
 
 HEADER_KEYS = {
@@ -230,7 +230,7 @@ def _slot(doc: _Toml, raw: Any, index: int, start: int, earlier: list[Slot], fam
         raise doc.fail(doc.line_of("family", start),
                        f"{where}: unknown family '{raw['family']}'{did_you_mean(raw['family'], families)}; "
                        f"known: {', '.join(sorted(families))}")
-    fam = families[raw["family"]]
+    fam = load_family(families[raw["family"]])
     part_points, bonus = _points(doc, raw, fam, where, start)
     return Slot(name=name, question=raw["question"], part=raw.get("part", ""), family=fam, points=raw["points"],
                 part_points=part_points, bonus=bonus, constraints=_constraints(doc, raw, fam, where, start),
@@ -246,7 +246,7 @@ def load_exam(path: Path | str, family_dirs=()) -> Exam:
     doc, data = _read(Path(path))
     own = doc.path.parent / "families"
     dirs = tuple(dict.fromkeys([*([own.resolve()] if own.is_dir() else []), *(Path(d).resolve() for d in family_dirs)]))
-    families = registry(dirs)
+    families = family_folders(dirs)
     _check_keys(doc, data, TOP_KEYS, "the exam file", 0)
     for key in ("id", "header", "slot"):
         if key not in data:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import QgenError
-from .compile import Failure, Job, Member, TexError, run_job, run_tex
+from .compile import Failure, Job, Member, TexError, run_job, run_tex, trace
 from .documents import KINDS, Documents
 from .files import atomic_write_text
 from .outdir import OutputFolder, complete_pdf, sha256
@@ -99,7 +99,8 @@ class BatchWork:
             for v, want in group:
                 if want:   # never leave a stale PDF should this batch fail
                     (self.folder.path / folder / f"{v.student.id}.pdf").unlink(missing_ok=True)
-            members = [Member(v.student.id, c, (lambda v=v: self.docs.render(kind, [v], engine)))
+            members = [Member(v.student.id, c, (lambda v=v: self.docs.render(kind, [v], engine)),
+                              (lambda v=v: self.docs.marked().render(kind, [v], engine)))
                        for (v, _), c in zip(group, cached)]
             failures = run_job(Job(kind, tex, members, engine), self.folder.scratch())
             result.failures += [f for f in failures if self.only is None or f.key in self.only]
@@ -138,7 +139,8 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
             try:
                 run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
             except TexError as exc:
-                raise QgenError(f"the {kind} of the original paper does not typeset ({exc}): {exc.detail}; "
+                where = trace(docs.marked().render(kind, [variant], engine), Path(work), engine)
+                raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "
                                 "check the templates and the [header] of exam.toml") from None
 
 
