@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -59,6 +60,30 @@ class ShardType(click.ParamType):
         return Shard(k, n)
 
 
+def families_option(f):
+    """`--families DIR` (repeatable), also from QGEN_FAMILIES (folders separated by ':')."""
+    return click.option("--families", "family_dirs", multiple=True, envvar="QGEN_FAMILIES",
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="A further folder of question families (repeatable; also QGEN_FAMILIES).")(f)
+
+
+def _target(target: str, family_dirs):
+    """FAMILY|EXAM_DIR: an exam when it names a folder with an exam.toml, else a family's name."""
+    from .preview import family_exam
+    from .registry import family_folders, load_family
+    from .spec import load_exam
+
+    path = Path(target)
+    if (path / "exam.toml").is_file() or path.suffix == ".toml":
+        return load_exam(path, family_dirs), True
+    folders = family_folders(family_dirs)
+    if target not in folders:
+        from .constraints import did_you_mean
+        raise QgenError(f"{target}: no such family{did_you_mean(target, folders)} and no exam folder "
+                        f"(families: {', '.join(folders)})")
+    return family_exam(load_family(folders[target])), False
+
+
 def _folder_remedy(reason: str, out: Path) -> str:
     """The flags that get past an output folder the library refused."""
     return {"other batch": "; use another --out, or --force to replace it",
@@ -84,8 +109,9 @@ def _folder_remedy(reason: str, out: Path) -> str:
 @click.option("--shard", type=ShardType(), help="Do only the K-th of N slices of the roster; a run without "
               "--shard in the same folder then merges them, reusing every PDF.")
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only.")
+@families_option
 def papers(exam_dir, roster, id_column, name_columns, seed, out, tex_only, jobs, batch_size, force, only, shard,
-           quiet):
+           quiet, family_dirs):
     """Generate every student's question paper and solution key for EXAM_DIR."""
     from .outdir import FolderError
     from .roster import ColumnError, load_roster
@@ -96,7 +122,7 @@ def papers(exam_dir, roster, id_column, name_columns, seed, out, tex_only, jobs,
         _fail("--only and --shard do not go together: --only already names the students")
     say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
-        exam = load_exam(exam_dir)
+        exam = load_exam(exam_dir, family_dirs)
         students = load_roster(roster or exam.folder / "roster.csv", id_column, name_columns,
                                warn=lambda w: click.echo(f"qgen: warning: {w}", err=True))
         out = out or Path("output") / exam.folder.resolve().name
@@ -130,13 +156,111 @@ def papers(exam_dir, roster, id_column, name_columns, seed, out, tex_only, jobs,
 
 @main.command()
 @click.option("--markdown", is_flag=True, help="Print the family reference of docs/answers-format.md instead.")
-def families(markdown):
+@families_option
+def families(markdown, family_dirs):
     """List the question families: parameters, parts, constraints, sampling rules and answers."""
     from .reference import family_markdown, family_text
     from .registry import registry
 
-    for fam in registry().values():
-        click.echo(family_markdown(fam) if markdown else family_text(fam))
+    try:
+        for fam in registry(family_dirs).values():
+            click.echo(family_markdown(fam) if markdown else family_text(fam))
+    except QgenError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("target", metavar="FAMILY|EXAM_DIR")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Seeds per family or slot.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The first seed (then S+1, S+2, ...).")
+@click.option("--typeset", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Variants per family or slot to typeset.")
+@families_option
+def check(target, n, seed, typeset, family_dirs):
+    """Stress-test a family, or every slot of an exam: N seeds through sample, solve and the
+    independent check, every question and key rendered, a few typeset. Exits 1 on any failure,
+    naming the seed (`qgen preview FAMILY --seed S` shows that variant)."""
+    from .stress import Report, check_slot, format_report
+
+    try:
+        exam, is_exam = _target(target, family_dirs)
+        reports = []
+        for slot in exam.slots:
+            label = f"slot '{slot.name}' ({slot.family.name})" if is_exam else slot.family.name
+            where = f"qgen preview {target} --seed" if is_exam else f"qgen preview {slot.family.name} --seed"
+            report = check_slot(exam, slot, Report(label, where), n, seed, typeset,
+                                columns=_original_columns(exam, slot) if is_exam else None)
+            click.echo(format_report(report))
+            reports.append(report)
+    except QgenError as exc:
+        _fail(str(exc))
+    if not all(r.ok for r in reports):
+        _fail(f"{sum(len(r.failures) for r in reports)} failure(s)", 1)
+
+
+def _original_columns(exam, slot) -> list[str]:
+    """The answer columns of the slot's original values: every student's must be the same."""
+    from .columns import slot_columns
+    from .values import to_json
+    answers = to_json(slot.family.solve(slot.original).answers)
+    return [c.header for c in slot_columns(slot.family.spec, slot.question, slot.part, answers) if c.final]
+
+
+@main.command()
+@click.argument("target", metavar="FAMILY|EXAM_DIR")
+@click.option("--seed", type=int, help="Draw the variant `qgen check` calls seed N [default: 0].")
+@click.option("--student", metavar="ID", help="For an exam: the paper this student of its roster gets.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The PDF [default: output/preview/<name>.pdf].")
+@click.option("--watch", is_flag=True, help="Write it again whenever a file of the family or exam changes.")
+@families_option
+def preview(target, seed, student, out, watch, family_dirs):
+    """Write one question (or a whole exam) as paper and key in one PDF, without a roster."""
+    from . import preview as pv
+
+    def once():
+        started = time.perf_counter()
+        exam, is_exam = _target(target, family_dirs)
+        if student and not is_exam:
+            raise QgenError("--student needs an exam folder (a family has no roster)")
+        pdf = out or Path("output") / "preview" / f"{Path(target).name if is_exam else target}.pdf"
+        pv.preview(exam, pdf, seed=seed, student=student)
+        click.echo(f"wrote {pdf} ({time.perf_counter() - started:.1f} s)", err=True)
+        return exam
+
+    try:
+        exam = once()
+    except QgenError as exc:
+        _fail(str(exc))
+    if watch:
+        click.echo("watching for changes (Ctrl-C to stop)", err=True)
+
+        def redo():
+            try:
+                once()
+            except QgenError as exc:
+                click.echo(f"qgen: error: {exc}", err=True)
+        try:
+            pv.watch(lambda: pv.sources_of(exam), redo)
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command("new-family")
+@click.argument("name")
+@click.option("--in", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("families"),
+              show_default=True, help="The folder to write it in (an exam's families/, or --families DIR).")
+@families_option
+def new_family(name, folder, family_dirs):
+    """Write a working family folder to edit (sample/solve/check, templates, README)."""
+    from .authoring import new_family as write
+
+    try:
+        path = write(name, folder, family_dirs)
+    except QgenError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {path}/: __init__.py, question.tex.j2, solution.tex.j2, README.md\n"
+               f"next: qgen check {name} --families {folder}   and   qgen preview {name} --families {folder}")
 
 
 if __name__ == "__main__":

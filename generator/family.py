@@ -21,10 +21,12 @@ and saved diagram boxes, emitted once per document. Adding a family edits nothin
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import sympy as sp
@@ -218,6 +220,21 @@ def _numbers_of(value, field: str | None):
 Rule = tuple[str, Callable[[dict], bool]]
 
 
+# While `qgen check` runs, sample_until counts its draws and what each rule rejected here.
+_COUNTS: ContextVar[Counter | None] = ContextVar("qgen_rule_counts", default=None)
+
+
+@contextmanager
+def counting_rejections() -> Iterator[Counter]:
+    """Count, for the samplers run inside, every draw (`""`) and the draws each rule rejected."""
+    counts: Counter = Counter()
+    token = _COUNTS.set(counts)
+    try:
+        yield counts
+    finally:
+        _COUNTS.reset(token)
+
+
 def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator], dict],
                  rules: list[Rule], family: str, tries: int = 20_000) -> dict:
     """Rejection sampling with a bound: draw until every named rule holds.
@@ -226,9 +243,14 @@ def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator],
     the constraint an instructor has to relax.
     """
     rejected: Counter[str] = Counter()
+    counts = _COUNTS.get()
     for _ in range(tries):
         params = draw(rng)
         failed = next((name for name, ok in rules if not ok(params)), None)
+        if counts is not None:
+            counts[""] += 1
+            if failed is not None:
+                counts[failed] += 1
         if failed is None:
             return params
         rejected[failed] += 1

@@ -81,10 +81,10 @@ def _assert_constraints(p: dict, a: dict) -> None:
     assert c["total_mults_range"][0] <= a["total_mults"] <= c["total_mults_range"][1]
 
 
-def test_many_seeds(renderer):
-    start = time.perf_counter()
+def test_every_variant_keeps_the_convention_and_the_key_shows_each_product(renderer):
+    # 500 seeds through sample, solve, check and render are the contract test's; these are Q1(b)'s own.
     seen = set()
-    for i in range(500):
+    for i in range(100):
         p = FAMILY.sample(rng_for(2022, "test-exam", f"student{i}", "1b"), DEFAULTS)
         a = FAMILY.solve(p).answers
         _assert_constraints(p, a)
@@ -100,8 +100,7 @@ def test_many_seeds(renderer):
         assert f"\\boxed{{{ho} \\times {wo} \\times {p['out_channels']}}}" in solution
         assert "\\qgenpart" not in question + solution
         seen.add(tuple(p.values()))
-    assert len(seen) > 490        # variants really differ
-    assert time.perf_counter() - start < 60
+    assert len(seen) > 95         # variants really differ
 
 
 def test_square_and_rectangular_and_both_strides():
@@ -109,12 +108,6 @@ def test_square_and_rectangular_and_both_strides():
     assert any(p["height"] == p["width"] for p in draws)
     assert any(p["height"] != p["width"] for p in draws)
     assert {p["stride"] for p in draws} == {1, 2}
-
-
-def test_sampling_is_deterministic():
-    one = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), DEFAULTS)
-    two = FAMILY.sample(rng_for(2022, "test-exam", "X1", "1b"), DEFAULTS)
-    assert one == two
 
 
 def test_rectangular_check():

@@ -69,10 +69,11 @@ def test_verifier_rejects_plausible_wrong_identities():
     assert not MOD.equal(D(A ** 3), D(A) * A ** 2 + D(A) * A ** 2 + D(A) * A ** 2)   # as if A commuted with dA/dx
 
 
-def test_500_seeds_sample_solve_check_render():
+def test_questions_state_the_identity_and_keys_every_verified_step():
+    # 500 seeds through sample, solve, check and render are the contract test's; these are Q1(a)'s own.
     renderer = Renderer()
     seen = set()
-    for i in range(500):
+    for i in range(100):
         params = FAM.sample(rng_for(2022, "test-exam", f"student{i}", "1a"), DEFAULTS)
         assert set(params) == {"identity"} and params["identity"] in MOD.IDENTITIES
         answers = FAM.solve(params).answers

@@ -36,10 +36,11 @@ def _brute(params):
             "df_dx": [sum(w[i][j] * g[j] for j in range(2)) for i in range(2)]}
 
 
-def test_500_seeds_sample_solve_check_render():
+def test_the_chain_rule_agrees_with_plain_python_and_the_figure_shows_the_weights():
+    # 500 seeds through sample, solve, check and render are the contract test's; these are Q2's own.
     renderer = Renderer()
     seen = set()
-    for i in range(500):
+    for i in range(100):
         params = FAM.sample(rng_for(2022, "test-exam", f"student{i}", "2"), DEFAULTS)
         x, w = params["x"], params["w"]
         assert all(1 <= v <= 9 for v in x)
@@ -55,7 +56,7 @@ def test_500_seeds_sample_solve_check_render():
         assert f"w_{{12}} = {w[0][1]}" in question and r"\qgenReluNet" in question
         assert r"\boxed" not in question and r"\boxed" in solution
         seen.add(str(params))
-    assert len(seen) > 450, "the sampler should rarely repeat itself"
+    assert len(seen) > 90, "the sampler should rarely repeat itself"
 
 
 def test_which_unit_is_dead_varies():

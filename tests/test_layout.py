@@ -17,6 +17,7 @@ FLOW = [
     "pdfsplit", "compile", "work",
     "writers", "writers.answers", "writers.prints", "writers.manifest",
     "run",
+    "preview", "stress", "authoring",
     "cli",
 ]
 
