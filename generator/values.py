@@ -90,7 +90,7 @@ def from_json(value: Any, latex: bool = False) -> Any:
 def to_latex(value: Any) -> str:
     """LaTeX for one value, escaping anything that is plain text.
 
-    Lists print as `[a, b]` and tables as `(\\mathrm{k}=v, ...)`, both math (the key book).
+    Lists print as `[a, b]`; anything else without a form (a table, an object) is an error.
     """
     if isinstance(value, NoEscape):
         return value
@@ -111,9 +111,6 @@ def to_latex(value: Any) -> str:
         return NoEscape(_LIGATURE.sub(r"\1{}", text))
     if isinstance(value, (list, tuple)):
         return NoEscape("[" + ", ".join(to_latex(v) for v in value) + "]")
-    if isinstance(value, dict):
-        return NoEscape("(" + r",\ ".join(rf"\mathrm{{{k.replace('_', chr(92) + '_')}}}={to_latex(v)}"
-                                          for k, v in value.items()) + ")")
     if value is None:
         raise QgenError("a template printed a missing value (None)")
     raise QgenError(f"a template printed a {type(value).__name__}; give it a filter that formats it")
