@@ -246,6 +246,34 @@ def preview(target, seed, student, out, watch, family_dirs):
             pass
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("responses", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--id-column", metavar="NAME", help="The responses file's column of roll numbers.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="[default: OUT_DIR/grading]")
+@click.option("--gradebook", type=click.Choice(["moodle", "canvas"]), help="Also write a file the LMS's grade import takes.")
+def grade(out_dir, responses, id_column, out, gradebook):
+    """Mark typed answers against each student's own key, and list answers copied from another
+    student's paper (or the original's): grades.csv, integrity.csv, shared-wrong.csv, report.html."""
+    from .grading.grade import grade_batch
+    from .roster import ColumnError
+
+    try:
+        result = grade_batch(out_dir, responses, id_column, out, gradebook)
+    except ColumnError as exc:
+        _fail(f"{exc}; choose one with --{exc.option}-column NAME" if exc.option == "id" else str(exc))
+    except QgenError as exc:
+        _fail(str(exc))
+    for warning in result.responses.warnings:
+        click.echo(f"qgen: warning: {warning}", err=True)
+    r = result.responses
+    missing = sum(g.response is None for g in result.graded)
+    click.echo(f"graded {len(r.by_id)} of {len(result.graded)} students ({missing} without a response, "
+               f"{len(r.unknown)} responses for unknown ids, {len(r.duplicates)} with several submissions); "
+               f"{len(result.pairs)} suspected pairs", err=True)
+    click.echo(f"wrote {', '.join(str(p) for p in result.written)}", err=True)
+
+
 @main.command("new-family")
 @click.argument("name")
 @click.option("--in", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("families"),

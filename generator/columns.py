@@ -25,6 +25,8 @@ class Column:
     typed: bool             # a number a student types (not stated by the question itself)
     final: bool             # in answers.csv and the key book
     group: str | None       # answers that form a set: the list they are items of ("solutions")
+    decimals: int | None = None     # the decimals the question asks for (a value that is not rational)
+    weight: float = 1               # its share, per number, of its part's marks
 
 
 def part_title(question: str, slot_part: str, family_part: str) -> str:
@@ -59,7 +61,7 @@ def _answer_columns(spec: Family, a: Answer, answers: dict, title: str) -> list[
         tex = _label(a.tex, position, numbers) if a.tex else rf"\text{{{to_latex(label)}}}"
         out.append(Column(header=f"{title} {label}", answer=a.name, tex=tex, path=(a.key, *index), part=a.part, part_title=title,
                           kind=a.kind, typed=a.kind == "number" and a.key not in spec.given, final=a.final,
-                          group=a.key if a.unordered else None))
+                          group=a.key if a.unordered else None, decimals=a.decimals, weight=a.weight))
     return out
 
 

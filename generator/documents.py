@@ -17,7 +17,7 @@ from .plan import Variant
 from .registry import family_roots
 from .render import Renderer
 from .spec import HEADER_KEYS, Exam
-from .values import from_json, to_latex
+from .values import decimal, from_json, to_latex
 
 KINDS = (("paper", "papers"), ("key", "keys"))    # document kind, its folder
 
@@ -69,9 +69,12 @@ class Documents:
         return Documents(self.exam, self.renderer.marked())
 
 
-def _keybook_value(value, kind: str) -> NoEscape:
-    text = to_latex(from_json(value, latex=kind == "latex"))
-    return NoEscape(rf"$\text{{{text}}}$" if kind == "text" else f"${text}$")
+def _keybook_value(value, column) -> NoEscape:
+    """An answer as the key book prints it: to the decimals the question asks, when it states them."""
+    if column.kind == "number" and column.decimals is not None and isinstance(value, str) and "/" not in value:
+        return NoEscape(f"${decimal(value, places=column.decimals)}$")
+    text = to_latex(from_json(value, latex=column.kind == "latex"))
+    return NoEscape(rf"$\text{{{text}}}$" if column.kind == "text" else f"${text}$")
 
 
 def keybook_entry(record: dict, slots: dict) -> dict:
@@ -83,7 +86,7 @@ def keybook_entry(record: dict, slots: dict) -> dict:
         slot = slots[q["slot"]]
         columns = slot_columns(slot.family.spec, slot.question, slot.part, q["answers"])
         for part in slot.family.spec.parts:
-            answers = [(NoEscape(c.tex), _keybook_value(value_at(q["answers"], c.path), c.kind))
+            answers = [(NoEscape(c.tex), _keybook_value(value_at(q["answers"], c.path), c))
                        for c in columns if c.final and c.part == part.label]
             parts.append({"title": part_title(slot.question, slot.part, part.label), "answers": answers,
                           "points": slot.part_points[part.label], "bonus": part.label in slot.bonus})

@@ -21,7 +21,7 @@ from .files import atomic_write_text
 STAMP = ".qgen-batch.json"
 CACHE = ".cache"
 WORK = ".work"
-OWN_FILES = ("answers.json", "answers.csv", "manifest.json", "papers.pdf", "keybook.pdf")
+OWN_FILES = ("answers.json", "answers.csv", "responses-template.csv", "manifest.json", "papers.pdf", "keybook.pdf")
 OWN_GLOBS = ("papers/*.pdf", "keys/*.pdf", "tex/papers/*.tex", "tex/keys/*.tex")
 
 

@@ -194,12 +194,13 @@ def slot_records(exam: Exam, original: dict) -> list[dict]:
             "slot": slot.name, "question": slot.question, "part": slot.part, "family": slot.family.name,
             "points": slot.points, "part_points": slot.part_points, "bonus": list(slot.bonus),
             "columns": [{"header": c.header, "answer": c.answer, "path": list(c.path), "part": c.part, "kind": c.kind,
-                         "typed": c.typed, **({"set": c.group} if c.group else {})} for c in columns if c.final],
+                         "typed": c.typed, **({"set": c.group} if c.group else {}),
+                         **({"weight": c.weight} if c.weight != 1 else {})} for c in columns if c.final],
         })
     return out
 
 
 def answers_document(exam: Exam, seed: int, records: list[dict]) -> dict[str, Any]:
     """answers.json: the exam, its slots, and every student's entry (ORIGINAL first)."""
-    return {"exam": exam.id, "generator": f"qgen {__version__}", "master_seed": seed,
+    return {"exam": exam.id, "title": exam.header["title"], "generator": f"qgen {__version__}", "master_seed": seed,
             "slots": slot_records(exam, records[0]), "students": records}

@@ -19,7 +19,7 @@ ORIGINAL_ID = "ORIGINAL"
 
 NAME_COLUMNS = ("name", "student name", "full name", "student")
 ID_COLUMNS = ("id", "roll no", "roll", "roll number", "rollno", "student id", "registration no",
-              "sis user id", "id number", "student number", "matriculation number")
+              "sis user id", "sis id", "id number", "student number", "matriculation number")
 FIRST_NAME, LAST_NAMES = "first name", ("surname", "last name")
 # Canvas's gradebook export: "Student" ("Last, First"), ID (Canvas's own), SIS User ID (the roll number).
 CANVAS_KEEP = ("student", "id", "sis user id", "sis login id", "integration id", "section")
@@ -106,6 +106,11 @@ def _id_column(table: Table, kind: str) -> int:
         raise ColumnError(f"{table.path}:{table.header_line}: more than one id column in the header "
                           f"{table.header!r} (could be {', '.join(repr(table.header[i]) for i in found)})", "id")
     return found[0]
+
+
+def find_id_column(table: Table, id_column: str | None = None) -> int:
+    """The id column of any table of students (a roster, a responses file): named, or found."""
+    return _find(table, id_column, "id") if id_column else _id_column(table, "plain")
 
 
 def _name_columns(table: Table, kind: str) -> tuple[int, ...]:

@@ -27,11 +27,11 @@ from .roster import Student
 from .spec import Exam
 from .work import BatchWork, Outcome, preflight, run_batches
 from .writers import Batch, write_all
-from .writers.answers import AnswersCsv, AnswersJson
+from .writers.answers import AnswersCsv, AnswersJson, ResponsesTemplate
 from .writers.manifest import Manifest
 from .writers.prints import KeyBook, PapersPdf
 
-WRITERS = [AnswersJson(), AnswersCsv(), PapersPdf(), KeyBook(), Manifest()]
+WRITERS = [AnswersJson(), AnswersCsv(), ResponsesTemplate(), PapersPdf(), KeyBook(), Manifest()]
 PRINT_FILES = ("papers.pdf", "keybook.pdf")
 
 
@@ -171,7 +171,8 @@ def generate(exam: Exam, students: list[Student], seed: int, options: Options) -
         return total
     seconds = write_all(batch, WRITERS)
     made = len(drafts) if full else len(options.only)
-    log(f"wrote answers.json, answers.csv and {2 * made} .tex files for {made} paper{'s' * (made != 1)}")
+    log(f"wrote answers.json, answers.csv, responses-template.csv and {2 * made} .tex files for {made} "
+        f"paper{'s' * (made != 1)}")
     if not options.tex_only:
         log("papers.pdf and keybook.pdf not written: a print file must not miss a student" if total.failures
             else "wrote papers.pdf, keybook.pdf")

@@ -18,6 +18,8 @@ FLOW = [
     "writers", "writers.answers", "writers.prints", "writers.manifest",
     "run",
     "preview", "stress", "authoring",
+    "grading", "grading.typed", "grading.responses", "grading.marking", "grading.integrity", "grading.outputs",
+    "grading.grade",
     "cli",
 ]
 

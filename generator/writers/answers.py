@@ -9,7 +9,7 @@ from typing import Any
 
 from ..columns import slot_columns, value_at
 from ..files import atomic_write_text
-from ..plan import answers_document
+from ..plan import answers_document, slot_records
 from . import Batch, Writer
 
 
@@ -57,3 +57,17 @@ class AnswersCsv(Writer):
         slots = {s.name: s for s in batch.exam.slots}
         atomic_write_text(batch.folder.path / "answers.csv", answers_csv([csv_row(r, slots) for r in batch.records]),
                           durable=True)
+
+
+class ResponsesTemplate(Writer):
+    """responses-template.csv: the header of a responses file (id, name, then every answer a
+    student types, headed as in answers.csv), to build a form or an LMS quiz from."""
+    files = ("responses-template.csv",)
+
+    def write(self, batch: Batch) -> None:
+        slots = slot_records(batch.exam, batch.records[0])
+        typed = [c["header"] for s in slots for c in s["columns"] if c["typed"] and c["kind"] == "number"]
+        buf = io.StringIO()
+        buf.write("\ufeff")
+        csv.writer(buf, lineterminator="\n").writerow(["id", "name", *typed])
+        atomic_write_text(batch.folder.path / "responses-template.csv", buf.getvalue(), durable=True)
