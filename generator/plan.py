@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from . import QgenError, __version__
@@ -21,8 +22,19 @@ REDRAWS = 50   # bounded redraws when two students' variants coincide
 ORIGINAL_TRIES = 200    # draws of one slot before giving up on avoiding the original's values
 
 
+def _exact(value: Any) -> Any:
+    """Numbers as exact fractions (so that 1 and 1.0 in exam.toml are the same value)."""
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_exact(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Fraction(str(value))
+    return value
+
+
 def _same(a: dict, b: dict) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return _exact(a) == _exact(b)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ class Report:
 
 
 def _numbers(value) -> set[str]:
-    return set(re.findall(r"-?\d+(?:\.\d+)?", json.dumps(value)))
+    """The numbers written in a value, without their signs."""
+    return set(re.findall(r"\d+(?:\.\d+)?", json.dumps(value)))
 
 
 def _telling(column, value) -> list[str]:
