@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,15 @@ class Report:
         return not self.failures
 
 
-def _numbers(value) -> set[str]:
-    """The numbers written in a value, without their signs."""
-    return set(re.findall(r"\d+(?:\.\d+)?", json.dumps(value)))
+def _sizes(value) -> set[Fraction]:
+    """The sizes (absolute values) of the numbers in a JSON value: what a question may print."""
+    found = set()
+    for text in re.findall(r"\d+(?:\.\d+)?(?:/\d+)?", json.dumps(value)):
+        try:
+            found.add(Fraction(text))
+        except (ValueError, ZeroDivisionError):
+            pass
+    return found
 
 
 def _telling(column, value) -> list[str]:
@@ -63,17 +70,20 @@ def _telling(column, value) -> list[str]:
         return [str(v)] if v < -9 or v > 9 else []
     if isinstance(value, str) and "/" in value:
         p, q = value.lstrip("-").split("/")
-        return [rf"\frac{{{p}}}{{{q}}}"]
+        return [rf"\frac{{{p}}}{{{q}}}"] if max(int(p), int(q)) > 9 else []     # 1/2 is in many a formula
     return [decimal(value, places=3)] if isinstance(value, str) else []
 
 
 def leaked(question: str, params: dict, given: dict, answers: dict, columns) -> list[str]:
     """Answers found written in the question (numbers the params or the given values explain aside)."""
-    shown = _numbers(params) | _numbers(given)
+    shown = _sizes(params) | _sizes(given)
     found = []
     for c in columns:
-        for text in _telling(c, value_at(answers, c.path)):
-            if text.lstrip("-") not in shown and re.search(rf"(?<![\d.]){re.escape(text)}(?![\d])", question):
+        value = value_at(answers, c.path)
+        if abs(Fraction(str(value))) in shown:
+            continue
+        for text in _telling(c, value):
+            if re.search(rf"(?<![\d.]){re.escape(text)}(?![\d])", question):
                 found.append(f"{c.header} = {text}")
     return found
 
