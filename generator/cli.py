@@ -274,6 +274,25 @@ def grade(out_dir, responses, id_column, out, gradebook):
     click.echo(f"wrote {', '.join(str(p) for p in result.written)}", err=True)
 
 
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("output") / "bank.pdf",
+              show_default=True, help="The PDF to write.")
+@families_option
+def catalogue(out, family_dirs):
+    """Write the question bank as one PDF: per family, by topic, its parts, marks, constraints and
+    an example question with its key."""
+    from .catalogue import catalogue as write
+    from .registry import family_roots, registry
+    from .render import Renderer
+
+    try:
+        families = list(registry(family_dirs).values())
+        write(families, out, Renderer(family_roots=family_roots(family_dirs)))
+    except QgenError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {out} ({len(families)} families)", err=True)
+
+
 @main.command("new-family")
 @click.argument("name")
 @click.option("--in", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("families"),

@@ -75,6 +75,11 @@ def dec(value: Any, places: int) -> NoEscape:
     return NoEscape(decimal(value, places=places))
 
 
+def num(value: Any) -> NoEscape:
+    """A value as a plain decimal, exact when it terminates (`0.475`, `-1.148`), else to 10 digits."""
+    return NoEscape(decimal(value))
+
+
 def approx(value: Any, places: int) -> NoEscape:
     """The exact value, then its rounding: `\\frac{1}{1 + e^{-1}} \\approx 0.7311`. A value that
     its rounding states exactly (an integer, 3/4 to 2 places) prints once."""
@@ -131,7 +136,7 @@ def _bidi_runs(text: str) -> list[tuple[bool, str]]:
 
 
 FILTERS = {"person": person, "marks": marks, "paren": paren, "vs_zero": vs_zero, "thousands": thousands,
-           "latex": latex, "dec": dec, "approx": approx}
+           "latex": latex, "dec": dec, "approx": approx, "num": num}
 
 
 def make_env(search_path: Iterable[Path], marked: bool = False) -> jinja2.Environment:

@@ -74,8 +74,13 @@ def _telling(column, value) -> list[str]:
     return [decimal(value, places=3)] if isinstance(value, str) else []
 
 
+_PICTURE = re.compile(r"\\(?:put|makebox|framebox|multiput|line|vector|circle\*?)\s*\([^)]*\)(?:\([^)]*\))?")
+
+
 def leaked(question: str, params: dict, given: dict, answers: dict, columns) -> list[str]:
-    """Answers found written in the question (numbers the params or the given values explain aside)."""
+    """Answers found written in the question (numbers the params or the given values explain, and
+    the coordinates of picture commands, aside)."""
+    question = _PICTURE.sub("", question)
     shown = _sizes(params) | _sizes(given)
     found = []
     for c in columns:

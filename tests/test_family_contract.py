@@ -58,7 +58,7 @@ def test_the_declared_defaults_are_valid_and_malformed_constraints_are_one_line(
                 family.constraints({key: [hi + 1, lo]})
             assert "\n" not in str(exc.value)
         if spec.among is not None and not isinstance(spec.default, bool):
-            numeric = all(isinstance(v, int) and not isinstance(v, bool) for v in spec.among)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec.among)
             bad = max(spec.among) + 1 if numeric else "no-such-value"
             with pytest.raises(ConstraintError, match=rf"'{key}' names unknown value"):
                 family.constraints({key: [bad] if isinstance(spec.default, list) else bad})

@@ -17,7 +17,7 @@ FLOW = [
     "pdfsplit", "compile", "work",
     "writers", "writers.answers", "writers.prints", "writers.manifest",
     "run",
-    "preview", "stress", "authoring",
+    "preview", "stress", "authoring", "catalogue",
     "grading", "grading.typed", "grading.responses", "grading.marking", "grading.integrity", "grading.outputs",
     "grading.grade",
     "cli",

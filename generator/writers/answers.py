@@ -9,6 +9,7 @@ from typing import Any
 
 from ..columns import slot_columns, value_at
 from ..files import atomic_write_text
+from ..values import decimal
 from ..plan import answers_document, slot_records
 from . import Batch, Writer
 
@@ -33,7 +34,9 @@ def csv_row(record: dict, slots: dict) -> dict[str, Any]:
         slot = slots[q["slot"]]
         for column in slot_columns(slot.family.spec, slot.question, slot.part, q["answers"]):
             if column.final and column.kind != "latex":
-                row[column.header] = value_at(q["answers"], column.path)
+                value = value_at(q["answers"], column.path)
+                # A fraction the question asks as a decimal reads better as one (answers.json keeps it exact).
+                row[column.header] = decimal(value) if column.decimals is not None and isinstance(value, str) else value
     return row
 
 
