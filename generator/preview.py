@@ -3,7 +3,6 @@ for an author to look at while writing. `--watch` redoes it whenever a source fi
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -126,7 +126,8 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options):
         for d in drafts:
             require_engine(engines[d.student.id], d.student)
     docs = Documents(exam, options.renderer or renderer_for(exam))
-    preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only)
+    preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only,
+              student=drafts[1] if len(drafts) > 1 else None)
     folder = OutputFolder(options.out)
     folder.claim(batch_stamp(exam, seed, students, drafts), options.replace)
     folder.sweep()

@@ -20,7 +20,9 @@ from .compile import Failure, Job, Member, TexError, run_job, run_tex, trace
 from .documents import KINDS, Documents
 from .files import atomic_write_text
 from .outdir import OutputFolder, complete_pdf, sha256
+from .columns import slot_columns
 from .plan import Draft, Solver, solve_draft, student_record
+from .values import to_json
 
 
 @dataclass
@@ -124,13 +126,29 @@ def _in_worker(index: int) -> tuple[int, Outcome]:
     return _worker(index)
 
 
-def preflight(docs: Documents, original: Draft, engine: str, tex: bool) -> None:
+def _same_columns(original, student) -> None:
+    """Every student of a slot has the answer columns of the original (CSV columns line up)."""
+    for a, b in zip(original.slots, student.slots):
+        def headers(sv):
+            return [c.header for c in slot_columns(sv.slot.family.spec, sv.slot.question, sv.slot.part,
+                                                   to_json(sv.answers)) if c.final]
+        if headers(a) != headers(b):
+            raise QgenError(f"{a.slot.where}: slot '{a.slot.name}': the original values give other answers "
+                            f"({len(headers(a))} columns) than the students' ({len(headers(b))}): make the "
+                            "slot's constraints fit the original (the number of steps, layers, tokens, the cell)")
+
+
+def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student: Draft | None = None) -> None:
     """Render (and typeset) the ORIGINAL paper and key before touching the output folder.
 
     A template or header that cannot render, or renders to TeX that fails, is an input
-    error: reported once, naming the problem, with nothing written or removed.
+    error: reported once, naming the problem, with nothing written or removed; so is an
+    original whose answers do not have the shape the slot gives every student.
     """
-    variant = solve_draft(original, Solver())
+    solver = Solver()
+    variant = solve_draft(original, solver)
+    if student is not None:
+        _same_columns(variant, solve_draft(student, solver))
     sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
     if not tex:
         return

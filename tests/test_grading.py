@@ -4,15 +4,12 @@ classmate's key or from the published original, on a generated batch of 60 stude
 from __future__ import annotations
 
 import csv
-import json
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import SEED_EXAM
 from generator.authoring import new_family
 from generator.cli import main
 from generator.grading.typed import read_typed

@@ -20,7 +20,7 @@ FLOW = [
     "preview", "stress", "authoring", "catalogue",
     "grading", "grading.typed", "grading.responses", "grading.marking", "grading.integrity", "grading.outputs",
     "grading.grade",
-    "cli",
+    "cli_edge", "cli_author", "cli",
 ]
 
 
