@@ -147,22 +147,17 @@ def _case(w1, w2, value, positive: bool) -> dict:
     slope = sp.diff(g, xs)
     plain = sp.Symbol("x")             # solve the linear equation without the sign assumption,
     roots = sp.solve(sp.Eq(g.subs(xs, plain), value), plain)   # then test the sign in the key
-    cond_tex = sp.latex(cond)
     if slope == 0:
         if value == 0:
-            raise ValueError(f"g = 0 for every x with {cond_tex}: infinitely many solutions")
-        solution, result = None, r", which is impossible: no solution in this case."
+            raise ValueError(f"g = 0 for every x with {sp.latex(cond)}: infinitely many solutions")
+        x0, inside = None, False
     else:
         (x0,) = roots
         inside = bool(x0 > 0) if positive else bool(x0 < 0)
-        stated = "" if g == xs else rf", so $x = {sp.latex(x0)}$"
-        verdict = "satisfies" if inside else "violates"
-        outcome = "a solution" if inside else "no solution in this case"
-        solution = x0 if inside else None
-        result = rf"{stated}, which {verdict} ${cond_tex}$: {outcome}."
+    # The template words the case: impossible (x0 None), or x0 (stated unless g = x) inside or not.
     return {"cond": cond, "a1_rel": sign_rel(a1), "h1": h1, "a2_rel": sign_rel(a2), "f": f, "g": g,
-            "equation": sp.Eq(g, value, evaluate=False), "result": result, "solution": solution,
-            "f_expr": f, "x_symbol": xs}
+            "equation": sp.Eq(g, value, evaluate=False), "x0": x0, "states_x": g != xs, "inside": inside,
+            "solution": x0 if inside else None, "f_expr": f, "x_symbol": xs}
 
 
 def _work(w1, w2, x0, case: dict) -> dict:
@@ -174,33 +169,16 @@ def _work(w1, w2, x0, case: dict) -> dict:
     if a1 == 0 or (a2 == 0 and h1 != 0):
         raise ValueError(f"at x = {x0}: a pre-activation is 0 where ReLU has no derivative")
     r1 = sp.Integer(1 if a1 > 0 else 0)                        # ReLU'(a1)
-    if a2 == 0:
-        # h1 = 0 on a neighbourhood, so the factor ReLU'(a1) = 0 decides; ReLU'(0) never matters.
-        r2, r2_tex = sp.Integer(0), r"\mathrm{ReLU}'(0)"
-        note = (rf" Here $a_2 = 0$, where ReLU has no derivative, but only because $h_1 = 0$: since $a_1 < 0$"
-                rf" for all $x$ near ${sp.latex(x0)}$, $h_1$, $a_2$ and $f$ stay $0$ there, so"
-                r" $\frac{\partial f}{\partial x} = 0$ whatever value is taken for $\mathrm{ReLU}'(0)$.")
-    else:
-        r2 = sp.Integer(1 if a2 > 0 else 0)
-        r2_tex, note = sp.latex(r2), ""
+    # a2 = 0 only where h1 = 0 on a neighbourhood: the factor ReLU'(a1) = 0 decides, ReLU'(0) never
+    # matters (the template says so).
+    r2 = sp.Integer(1 if a2 > 0 else 0)
     df_dx = r2 * w2 * r1 * w1                                  # chain rule, factor by factor
     by_diff = sp.diff(case["f_expr"], case["x_symbol"])        # f is linear on this half-line
     if df_dx != by_diff:
         raise ValueError(f"at x = {x0}: chain rule gives df/dx = {df_dx}, differentiation {by_diff}")
     dg_dx = df_dx + 1
-    if r1 == 0:
-        observe = (rf"the first ReLU is inactive ($a_1 = {sp.latex(a1)} < 0$), so no gradient reaches the"
-                   r" input of Network-A, while Network-B still passes the gradient $1$ back along its"
-                   r" identity path.")
-    elif r2 == 0:
-        observe = (rf"the second ReLU is inactive ($a_2 = {sp.latex(a2)} < 0$), so no gradient reaches the"
-                   r" input of Network-A, while Network-B still passes the gradient $1$ back along its"
-                   r" identity path.")
-    else:
-        observe = (rf"both ReLUs are active, so the gradient $W_2 W_1 = {sp.latex(df_dx)}$ reaches the input"
-                   rf" of Network-A too; the skip connection adds $1$ to it: ${sp.latex(df_dx)} + 1 = {sp.latex(dg_dx)}$.")
-    return {"x": x0, "a1": a1, "h1": h1, "a2": a2, "f": f, "r1": r1, "r2": r2_tex,
-            "df_dx": df_dx, "dg_dx": dg_dx, "note": note, "observe": observe}
+    return {"x": x0, "a1": a1, "h1": h1, "a2": a2, "f": f, "r1": r1, "r2": r2, "a2_is_0": a2 == 0,
+            "df_dx": df_dx, "dg_dx": dg_dx}
 
 
 def solve(params: dict) -> dict:
