@@ -154,7 +154,7 @@ class Identity:
     name: str
     lhs: _Expr                 # the statement is D(lhs) = rhs
     rhs: _Expr
-    subject: str               # LaTeX: what the question quantifies over
+    with_b: bool               # the question is about matrices A and B (not A alone)
     steps: tuple[Step, ...]    # the proof; its last step runs from D(lhs) to rhs
 
     @property
@@ -186,8 +186,7 @@ def _inverse_trick(M: _Expr) -> list[Step]:
     ]
 
 
-_A_ONLY = r"a matrix $\mathbf{A}$"
-_A_AND_B = r"matrices $\mathbf{A}$, $\mathbf{B}$"
+_A_ONLY, _A_AND_B = False, True          # with_b: the template says "a matrix A" or "matrices A, B"
 _ABOVE = r"the derivative of ${}$ found above"
 
 
@@ -253,7 +252,7 @@ FAMILY = Family(
         "pool": Constraint(list(IDENTITIES), "identities a variant may ask (the original is inv)",
                            among=tuple(IDENTITIES)),
     },
-    given=("statement", "subject"),  # the question states what to prove
+    given=("statement", "with_b"),   # the question states what to prove, and of which matrices
 )
 
 
@@ -390,7 +389,7 @@ def solve(params: dict) -> dict:
     return {
         "answers": {"identity": ident.name, "statement": NoEscape(ident.statement),
                     "steps": [NoEscape(line) for line in ident.lines]},
-        "work": {"subject": NoEscape(ident.subject)},
+        "work": {"with_b": ident.with_b},
     }
 
 
