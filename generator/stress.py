@@ -85,7 +85,7 @@ def leaked(question: str, params: dict, given: dict, answers: dict, columns) -> 
     found = []
     for c in columns:
         value = value_at(answers, c.path)
-        if abs(Fraction(str(value))) in shown:
+        if c.kind != "number" or abs(Fraction(str(value))) in shown:
             continue
         for text in _telling(c, value):
             if re.search(rf"(?<![\d.]){re.escape(text)}(?![\d])", question):
