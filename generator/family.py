@@ -243,10 +243,16 @@ def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator],
     the constraint an instructor has to relax.
     """
     rejected: Counter[str] = Counter()
+    reached: Counter[str] = Counter()     # draws that got as far as each rule
     counts = _COUNTS.get()
     for _ in range(tries):
         params = draw(rng)
-        failed = next((name for name, ok in rules if not ok(params)), None)
+        failed = None
+        for name, ok in rules:
+            reached[name] += 1
+            if not ok(params):
+                failed = name
+                break
         if counts is not None:
             counts[""] += 1
             if failed is not None:
@@ -254,10 +260,11 @@ def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator],
         if failed is None:
             return params
         rejected[failed] += 1
-    name, count = rejected.most_common(1)[0]
+    # The rule that cannot be met rejects (nearly) every draw that reaches it, however few reach it.
+    name = max(rejected, key=lambda r: (rejected[r] / reached[r], rejected[r]))
     raise ConstraintError(
         f"family {family}: constraint '{name}' could not be met "
-        f"({count} of {tries} draws rejected by it); widen the ranges in exam.toml")
+        f"({rejected[name]} of the {reached[name]} draws that reached it rejected by it); widen the ranges in exam.toml")
 
 
 def integers(rng: np.random.Generator, lo: int, hi: int, size: int | tuple | None = None, nonzero: bool = False):
