@@ -150,4 +150,4 @@ def test_impossible_constraints_fail_fast(override, rule):
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
         sample_with(FAMILY, rng_for(2022, "test-exam", "X1", "1b"), override)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop

@@ -93,4 +93,4 @@ def test_hopeless_decimals_fail_fast_naming_the_rule():
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match="exact to four decimals"):
         sample_with(FAM, rng_for(1, "e", "s", "1"), {"lr_choices": [0.0003]})
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop

@@ -140,7 +140,7 @@ def test_momentum_with_too_many_decimals_fails_fast_naming_the_rule():
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match="exact to four decimals"):
         sample_with(FAM, rng_for(1, "e", "s", "1"), {"optimizer": "momentum", "steps": 3, "lr_choices": [0.003]})
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop
 
 
 def test_solve_refuses_hyperparameters_of_another_optimizer():

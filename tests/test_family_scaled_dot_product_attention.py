@@ -117,4 +117,4 @@ def test_hopeless_constraint_fails_fast():
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match="queries differ"):          # every row is (1, 1)
         sample_with(FAM, rng_for(1, "t", "x", "1"), {"qk_range": [1, 1]})
-    assert time.perf_counter() - start < 15
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop

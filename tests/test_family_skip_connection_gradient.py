@@ -176,7 +176,7 @@ def test_impossible_constraints_raise_quickly(override, rule):
     t = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
         sample_with(FAM, rng_for(1, "x", "y", "3"), override)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 30   # bounded, not a speed test: no endless loop
 
 
 def test_other_constraints_are_honoured():

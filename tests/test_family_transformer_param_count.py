@@ -87,7 +87,7 @@ def test_impossible_constraints_fail_fast(override, rule):
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
         sample_with(FAM, rng_for(1, "t", "X", "1"), override)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop
 
 
 def test_solve_refuses_heads_that_do_not_divide_d_model():

@@ -88,4 +88,4 @@ def test_impossible_constraints_fail_fast(override, rule):
     start = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
         sample_with(FAM, rng_for(1, "e", "s", "1"), override)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30   # bounded, not a speed test: no endless loop

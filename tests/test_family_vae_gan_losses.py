@@ -125,4 +125,4 @@ def test_impossible_constraints_fail_fast(override, rule):
     t = time.perf_counter()
     with pytest.raises(ConstraintError, match=rule):
         sample_with(FAM, rng_for(1, "x", "y", "1"), override)
-    assert time.perf_counter() - t < 5
+    assert time.perf_counter() - t < 30   # bounded, not a speed test: no endless loop

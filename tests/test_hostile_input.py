@@ -17,7 +17,6 @@ from generator import QgenError
 from generator.compile import TexError, run_tex
 from generator.run import Options, Shard, generate
 from generator.family import ConstraintError
-from generator.seeding import rng_for
 from generator.roster import Student, check_student_id, load_roster
 from generator.spec import load_exam
 from conftest import Q2_EXAM, needs_tex, pdf_text

@@ -7,12 +7,7 @@ import json
 import re
 
 from conftest import needs_tex, numbers_in, pdf_text
-from generator.run import Options, generate
-from generator.plan import plan
 from generator.values import to_latex
-from generator.roster import load_roster
-from generator.spec import load_exam
-from conftest import Q2_EXAM
 
 
 def test_answers_json_follows_the_design(q2_build):

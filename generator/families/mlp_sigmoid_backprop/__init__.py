@@ -21,7 +21,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 import sympy as sp
-from sympy.core.evalf import dps_to_prec, prec_to_dps
+from sympy.core.evalf import dps_to_prec
 
 from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, sample_until
 
