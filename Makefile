@@ -12,7 +12,7 @@ papers: setup
 	$(BIN)/qgen papers $(EXAM) $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 bench: setup
 	$(BIN)/python bench/bench.py
