@@ -14,7 +14,8 @@ texlive-luatex:LuaLaTeX, for names in non-Latin scripts
 fonts-noto-core:Noto fonts for Indic, Arabic and other scripts in names
 fonts-noto-cjk:Noto fonts for Chinese, Japanese and Korean names
 latexmk:rebuilding a single .tex by hand
-poppler-utils:pdftotext, used by the tests"
+poppler-utils:pdftotext, used by the tests
+parallel:GNU parallel, for the sharding recipe (and its test)"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -24,7 +25,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
     done
 else
     # Not Debian: check the tools and files directly.
-    for tool in pdflatex kpsewhich pdftotext; do
+    for tool in pdflatex kpsewhich pdftotext parallel; do
         command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
     if command -v kpsewhich >/dev/null 2>&1; then
@@ -33,7 +34,7 @@ else
         done
     fi
     if [ -n "$missing" ]; then
-        echo "qgen needs a TeX Live with LaTeX, TikZ and Latin Modern, and poppler's pdftotext; missing:$missing" >&2
+        echo "qgen needs a TeX Live with LaTeX, TikZ and Latin Modern, poppler's pdftotext and GNU parallel; missing:$missing" >&2
         exit 1
     fi
     exit 0

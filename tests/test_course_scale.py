@@ -137,3 +137,27 @@ def test_progress_reports_every_student_a_run_makes(tmp_path):
     generate(load_exam(Q2_EXAM), STUDENTS, 5, Options(tmp_path / "out", tex_only=True, batch_size=4, only=frozenset({"25CS003"}),
              progress=seen.append))
     assert sum(seen) == 1 == students_in_run(12, 4, {"25CS003"}, None)
+
+
+@needs_tex
+def test_four_shards_run_by_gnu_parallel_merge_into_a_single_runs_output(tmp_path):
+    """The README's recipe for an existing job runner: GNU parallel runs the shards, `cp -a`
+    merges their folders, one run without --shard writes the shared files."""
+    import subprocess
+    import sys
+    assert shutil.which("parallel"), "GNU parallel comes with `make test` (scripts/ensure-tex.sh)"
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\n" + "".join(f"P{i:02d},Student {i}\n" for i in range(13)), encoding="utf-8")
+    qgen = [sys.executable, "-m", "generator", "papers", str(Q2_EXAM), "--roster", str(roster), "--batch-size", "3",
+            "--jobs", "1", "--quiet"]
+    shard = " ".join(qgen) + f" --shard {{}}/4 --out {tmp_path}/shard-{{}}"
+    subprocess.run(["parallel", "--will-cite", shard, ":::", "1", "2", "3", "4"], check=True, cwd=tmp_path)
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    for k in (1, 2, 3, 4):
+        subprocess.run(["cp", "-a", f"{tmp_path}/shard-{k}/.", str(merged)], check=True)
+    subprocess.run([*qgen, "--out", str(merged)], check=True, cwd=tmp_path)
+    subprocess.run([*qgen, "--out", str(tmp_path / "single")], check=True, cwd=tmp_path)
+    single, together = files(tmp_path / "single"), files(merged)
+    assert single.keys() == together.keys() and len(single) > 30
+    assert [k for k in single if single[k] != together[k]] == []
