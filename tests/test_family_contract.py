@@ -66,7 +66,7 @@ def test_the_declared_defaults_are_valid_and_malformed_constraints_are_one_line(
 
 
 def test_constraints_that_cannot_be_met_name_a_declared_rule_in_bounded_time(family, monkeypatch):
-    import generator.family as contract
+    import generator.sampling as contract
     real = contract.sample_until
     if getattr(family.module, "sample_until", None) is not real:
         pytest.skip("the family draws without rejection sampling")

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "generator"
 
 # The flow, earliest first: foundations, then spec -> plan -> render -> compile -> writers -> run -> cli.
 FLOW = [
-    "files", "values", "texmap", "constraints", "family", "columns", "registry", "reference", "seeding", "fonts", "sources", "outdir",
+    "files", "values", "texmap", "constraints", "sampling", "family", "columns", "registry", "reference", "seeding", "fonts", "sources", "outdir",
     "spec", "roster",
     "plan",
     "render", "documents",

@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, mixed_radix, sample_until
 
 FAMILY = Family(
     name="logistic_regression_step",
@@ -84,31 +84,6 @@ def _values(name: str, lo: int, hi: int, nonzero: bool) -> list[int]:
     return found
 
 
-def _mixed_radix(sizes: list[int]):
-    """A function of the rng giving one uniform index per size, independently: each group of
-    sizes whose product fits in 62 bits is one rng.integers draw, decoded digit by digit
-    (one rng call per number would cost most of the sampling time)."""
-    groups, current, product = [], [], 1
-    for size in sizes:
-        if current and product * size > 1 << 62:
-            groups.append((product, current))
-            current, product = [], 1
-        current.append(size)
-        product *= size
-    groups.append((product, current))
-
-    def indexes(r) -> list[int]:
-        out = []
-        for total, group in groups:
-            code = int(r.integers(0, total))
-            for size in group:
-                code, digit = divmod(code, size)
-                out.append(digit)
-        return out
-
-    return indexes
-
-
 def _logits(p: dict) -> list[int]:
     return [sum(wk * xk for wk, xk in zip(p["w"], xi)) + p["b"] for xi in p["x"]]
 
@@ -148,7 +123,7 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
                               f"feature_range gives only {grid} different points for {n}", "feature_range")
     # The points as ranks among those not drawn yet (so they are distinct by construction,
     # uniformly), then the labels, the weights, the bias and the learning rate.
-    draw_indexes = _mixed_radix([grid - i for i in range(n)] + [2] * n + [len(ws)] * d + [len(bs), len(rates)])
+    draw_indexes = mixed_radix([grid - i for i in range(n)] + [2] * n + [len(ws)] * d + [len(bs), len(rates)])
 
     def draw(r):
         k = draw_indexes(r)

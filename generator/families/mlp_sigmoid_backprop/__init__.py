@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.evalf import dps_to_prec
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, mixed_radix, sample_until
 
 OUTPUTS = ("linear", "sigmoid")
 LOSSES = ("squared", "cross_entropy")
@@ -127,31 +127,6 @@ def _values(name: str, lo: int, hi: int, nonzero: bool = True) -> list[int]:
     return found
 
 
-def _mixed_radix(sizes: list[int]):
-    """A function of the rng giving one uniform index per size, independently: each group of
-    sizes whose product fits in 62 bits is one rng.integers draw, decoded digit by digit
-    (rng.integers with an array of bounds costs several times as much)."""
-    groups, current, product = [], [], 1
-    for size in sizes:
-        if current and product * size > 1 << 62:
-            groups.append((product, current))
-            current, product = [], 1
-        current.append(size)
-        product *= size
-    groups.append((product, current))
-
-    def indexes(r) -> list[int]:
-        out = []
-        for total, group in groups:
-            code = int(r.integers(0, total))
-            for size in group:
-                code, digit = divmod(code, size)
-                out.append(digit)
-        return out
-
-    return indexes
-
-
 def sample(rng: np.random.Generator, constraints: dict) -> dict:
     output, loss = constraints["output"], constraints["loss"]
     if loss == "cross_entropy" and output != "sigmoid":
@@ -168,7 +143,7 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
     # x1, x2 (as an offset: x2 != x1), w11, w12, w21 (an offset: w21 != w12), w22, v1, v2, b1, b2,
     # c, y, lr. The offsets make distinct_inputs and w12_differs_from_w21 hold by construction,
     # uniformly over the allowed pairs.
-    draw_indexes = _mixed_radix([nx, nx - 1, nw, nw, nw - 1, nw, nw, nw, nb, nb, nb, len(ys), len(rates)])
+    draw_indexes = mixed_radix([nx, nx - 1, nw, nw, nw - 1, nw, nw, nw, nb, nb, nb, len(ys), len(rates)])
 
     def draw(r):
         i1, di, k11, k12, dk, k22, kv1, kv2, kb1, kb2, kc, ky, kr = draw_indexes(r)
