@@ -12,6 +12,7 @@ answers.json, answers.csv, the print files and the manifest, from the whole batc
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ def _batch(exam, seed, drafts, engines, docs, folder, options, total: Outcome, p
                  {**previous.template_sets, current_id: current}, current_id)
 
 
-def _prepare(exam: Exam, students: list[Student], seed: int, options: Options):
+def _prepare(exam: Exam, students: list[Student], seed: int, options: Options, formats_dir: Path):
     """Everything that can fail on bad input, before the folder is touched; then claim it."""
     if options.only is not None and options.shard is not None:
         raise ValueError("only and shard exclude each other: only already names the students")
@@ -126,12 +127,12 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options):
         for d in drafts:
             require_engine(engines[d.student.id], d.student)
     docs = Documents(exam, options.renderer or renderer_for(exam))
-    preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only,
-              student=drafts[1] if len(drafts) > 1 else None)
+    formats = preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only,
+                        student=drafts[1] if len(drafts) > 1 else None, formats_dir=formats_dir)
     folder = OutputFolder(options.out)
     folder.claim(batch_stamp(exam, seed, students, drafts), options.replace)
     folder.sweep()
-    return drafts, sampled, engines, docs, folder
+    return drafts, sampled, engines, docs, folder, formats
 
 
 def generate(exam: Exam, students: list[Student], seed: int, options: Options) -> Outcome:
@@ -140,7 +141,12 @@ def generate(exam: Exam, students: list[Student], seed: int, options: Options) -
     `only` rebuilds those students' files, then every shared file; a shard does its slice of
     the batches and leaves the shared files to a run without one, which reuses its PDFs.
     """
-    drafts, sampled, engines, docs, folder = _prepare(exam, students, seed, options)
+    with tempfile.TemporaryDirectory(prefix="qgen-formats-") as formats_dir:
+        return _generate(exam, students, seed, options, Path(formats_dir))
+
+
+def _generate(exam: Exam, students: list[Student], seed: int, options: Options, formats_dir: Path) -> Outcome:
+    drafts, sampled, engines, docs, folder, formats = _prepare(exam, students, seed, options, formats_dir)
     log, full = options.log, options.only is None and options.shard is None
     previous = folder.previous()
     current = docs.renderer.source_hashes(exam.families)
@@ -155,7 +161,7 @@ def generate(exam: Exam, students: list[Student], seed: int, options: Options) -
     todo = [i for i, batch in enumerate(batches)
             if (options.shard is None or options.shard.takes(i))
             and (options.only is None or any(d.student.id in options.only for d in batch))]
-    work = BatchWork(docs, batches, engines, folder, options.tex_only, options.only)
+    work = BatchWork(docs, batches, engines, folder, options.tex_only, options.only, formats)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo)))
     results = run_batches(work, todo, workers, options.progress)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import QgenError
-from .compile import Failure, Job, Member, TexError, run_job, run_tex, trace
+from .compile import Failure, Format, Job, Member, TexError, dump_format, run_job, run_tex, trace
 from .documents import KINDS, Documents
 from .files import atomic_write_text
 from .outdir import OutputFolder, complete_pdf, sha256
@@ -55,6 +55,7 @@ class BatchWork:
     folder: OutputFolder
     tex_only: bool
     only: frozenset[str] | None
+    formats: tuple[Format, ...] = ()      # preambles dumped by preflight
     solver: Solver = field(default_factory=Solver)
 
     def __call__(self, index: int) -> tuple[int, Outcome]:
@@ -104,7 +105,7 @@ class BatchWork:
             members = [Member(v.student.id, c, (lambda v=v: self.docs.render(kind, [v], engine)),
                               (lambda v=v: self.docs.marked().render(kind, [v], engine)))
                        for (v, _), c in zip(group, cached)]
-            failures = run_job(Job(kind, tex, members, engine), self.folder.scratch())
+            failures = run_job(Job(kind, tex, members, engine, self.formats), self.folder.scratch())
             result.failures += [f for f in failures if self.only is None or f.key in self.only]
         for (v, want), c in zip(group, cached):
             if want and complete_pdf(c):
@@ -138,8 +139,10 @@ def _same_columns(original, student) -> None:
                             "slot's constraints fit the original (the number of steps, layers, tokens, the cell)")
 
 
-def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student: Draft | None = None) -> None:
-    """Render (and typeset) the ORIGINAL paper and key before touching the output folder.
+def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student: Draft | None = None,
+              formats_dir: Path | None = None) -> tuple[Format, ...]:
+    """Render (and typeset) the ORIGINAL paper and key before touching the output folder;
+    returns their preambles dumped as formats into `formats_dir`, for the batches.
 
     A template or header that cannot render, or renders to TeX that fails, is an input
     error: reported once, naming the problem, with nothing written or removed; so is an
@@ -151,15 +154,18 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student:
         _same_columns(variant, solve_draft(student, solver))
     sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
     if not tex:
-        return
+        return ()
+    dumped = dict.fromkeys(dump_format(s, formats_dir, engine) for s in sources.values()) if formats_dir else {}
+    formats = tuple(f for f in dumped if f is not None)
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
         for kind, source in sources.items():
             try:
-                run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
+                run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120, formats=formats)
             except TexError as exc:
                 where = trace(docs.marked().render(kind, [variant], engine), Path(work), engine)
                 raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "
                                 "check the templates and the [header] of exam.toml") from None
+    return formats
 
 
 def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:

@@ -1,0 +1,60 @@
+"""The dumped preamble (a TeX format): a batch typeset from it is the same PDF, byte for byte,
+as the batch typeset plainly, for every exam; other documents are typeset plainly; TeX's
+error lines still point at the line of the whole document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, needs_tex
+from generator.compile import TexError, dump_format, run_tex
+from generator.documents import Documents, renderer_for
+from generator.plan import Solver, draw, solve_draft
+from generator.roster import Student
+from generator.spec import load_exam
+
+EXAMS = sorted(p.parent for p in (ROOT / "exams").glob("*/exam.toml"))
+DOC = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n%s\n\\end{document}\n"
+
+
+def _first_line(log: Path) -> str:
+    return log.read_text(errors="replace").splitlines()[0]
+
+
+@needs_tex
+@pytest.mark.parametrize("folder", EXAMS, ids=lambda p: p.name)
+def test_a_batch_from_the_format_is_the_plain_batch_byte_for_byte(folder, tmp_path):
+    exam = load_exam(folder)
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao"), Student("25BM00002", "Émile Ñúñez")], exam.seed)
+    solver = Solver()
+    variants = [solve_draft(d, solver) for d in drafts]
+    docs = Documents(exam, renderer_for(exam))
+    for kind in ("paper", "key"):
+        source = docs.render(kind, variants)
+        fmt = dump_format(source, tmp_path / "formats")
+        assert fmt is not None and source.startswith(fmt.preamble)
+        (tmp_path / kind).mkdir()
+        plain = run_tex(source, tmp_path / kind, jobname="plain").read_bytes()
+        dumped = run_tex(source, tmp_path / kind, jobname="dumped", formats=(fmt,))
+        assert "format=pdflatex" in _first_line(tmp_path / kind / "plain.log")
+        assert f"format={fmt.path.name}" in _first_line(tmp_path / kind / "dumped.log")
+        assert dumped.read_bytes() == plain, f"{folder.name} {kind}: the format changes the PDF"
+
+
+@needs_tex
+def test_another_preamble_is_typeset_plainly_and_errors_keep_their_line(tmp_path):
+    fmt = dump_format(DOC % "x", tmp_path / "formats")
+    assert fmt is not None
+    other = "\\documentclass{article}\n\\begin{document}\nplain\n\\end{document}\n"
+    run_tex(other, tmp_path, jobname="other", formats=(fmt,))
+    assert "format=pdflatex" in _first_line(tmp_path / "other.log")
+    with pytest.raises(TexError) as caught:
+        run_tex(DOC % "fine\n\\undefinedcommand", tmp_path, jobname="bad", formats=(fmt,))
+    assert "bad.tex:5:" in caught.value.detail      # line 5 of the whole document, not of its body
+
+
+def test_no_format_for_another_engine_or_a_fragment(tmp_path):
+    assert dump_format(DOC % "x", tmp_path, engine="lualatex") is None
+    assert dump_format("no document here", tmp_path) is None
