@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import QgenError, pdfsplit
+from . import QgenError, pdfsplit, t1subset
 from .files import atomic_write_bytes
 from .texmap import error_line, locate
 
@@ -167,11 +167,16 @@ def page_counts(log: str) -> dict[int, int]:
     return {int(k): int(n) for k, n in re.findall(r"^qgen-pages (\d+) (\d+)$", log, re.MULTILINE)}
 
 
+def shrink(data: bytes) -> bytes:
+    """A PDF from pdfTeX with its fonts' unused subroutines dropped (t1subset): the same pages."""
+    return pdfsplit.split(data, None, t1subset.prune_fonts)[0]
+
+
 def _split(pdf: Path, log: Path, members: list[Member]) -> None:
     logged = page_counts(log.read_text(encoding="utf-8", errors="replace"))
     counts = [logged.get(i, 0) for i in range(1, len(members) + 1)]
     try:
-        parts = pdfsplit.split(pdf.read_bytes(), counts)
+        parts = pdfsplit.split(pdf.read_bytes(), counts, t1subset.prune_fonts)
     except pdfsplit.PageCountError as exc:
         raise TexError(f"page bookkeeping is off: {exc}") from None
     for member, data in zip(members, parts):
@@ -198,7 +203,7 @@ def run_job(job: Job, scratch: Path) -> list[Failure]:
         try:
             pdf = run_tex(job.tex, work, engine=job.engine, formats=job.formats)
             if len(job.members) == 1:
-                atomic_write_bytes(job.members[0].out, pdf.read_bytes())
+                atomic_write_bytes(job.members[0].out, shrink(pdf.read_bytes()))
             else:
                 _split(pdf, work / "doc.log", job.members)
             return []

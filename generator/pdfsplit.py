@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 from pathlib import Path
+from typing import Callable
 
 from pypdf import PdfReader, PdfWriter
 
@@ -104,16 +105,26 @@ def _page_tree(objects: dict[int, tuple[bytes, bytes]], root: int) -> list[int]:
     return pages
 
 
-def split(data: bytes, counts: list[int]) -> list[bytes]:
-    """Cut `data` into consecutive documents of counts[0], counts[1], ... pages."""
+def split(data: bytes, counts: list[int] | None, transform: Callable[[dict], None] | None = None) -> list[bytes]:
+    """Cut `data` into consecutive documents of counts[0], counts[1], ... pages (None: one of
+    them all); `transform` may change the objects (number -> (dictionary, stream)) in place
+    before they are copied."""
     try:
-        return _split_fast(data, counts)
+        return _split_fast(data, counts, transform)
     except Unsupported:
         return _split_with_pypdf(data, counts)
 
 
-def _split_with_pypdf(data: bytes, counts: list[int]) -> list[bytes]:
+def _root(data: bytes) -> int:
+    root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
+    if not root:
+        raise Unsupported("trailer without /Root")
+    return int(root.group(1))
+
+
+def _split_with_pypdf(data: bytes, counts: list[int] | None) -> list[bytes]:
     reader = PdfReader(io.BytesIO(data))
+    counts = [len(reader.pages)] if counts is None else counts
     if sum(counts) != len(reader.pages):
         raise PageCountError(f"{sum(counts)} pages asked for, {len(reader.pages)} in the PDF")
     outputs, start = [], 0
@@ -128,15 +139,14 @@ def _split_with_pypdf(data: bytes, counts: list[int]) -> list[bytes]:
     return outputs
 
 
-def _split_fast(data: bytes, counts: list[int]) -> list[bytes]:
+def _split_fast(data: bytes, counts: list[int] | None, transform=None) -> list[bytes]:
     objects = _objects(data)
-    trailer = data[data.rfind(b"trailer"):]
-    root = re.search(rb"/Root\s+(\d+)\s+0\s+R", trailer)
-    if not root:
-        raise Unsupported("trailer without /Root")
-    pages = _page_tree(objects, int(root.group(1)))
+    pages = _page_tree(objects, _root(data))
+    counts = [len(pages)] if counts is None else counts
     if sum(counts) != len(pages):
         raise PageCountError(f"{sum(counts)} pages asked for, {len(pages)} in the PDF")
+    if transform is not None:
+        transform(objects)
     header = data[:data.index(b"\n") + 1] + b"%\xd0\xd4\xc5\xd8\n"
     outputs = []
     start = 0
@@ -239,10 +249,7 @@ class _Merger:
     def add(self, path: Path, odd_starts: bool) -> None:
         data = path.read_bytes()
         objects = _objects(data)
-        root = re.search(rb"/Root\s+(\d+)\s+0\s+R", data[data.rfind(b"trailer"):])
-        if not root:
-            raise Unsupported(f"{path}: trailer without /Root")
-        pages = _page_tree(objects, int(root.group(1)))
+        pages = _page_tree(objects, _root(data))
         numbers: dict[int, int] = {}
         for page in pages:
             self.kids.append(self._place(objects, set(pages), numbers, page))

@@ -14,7 +14,7 @@ FLOW = [
     "spec", "roster",
     "plan",
     "render", "documents",
-    "pdfsplit", "compile", "work",
+    "pdfsplit", "t1subset", "compile", "work",
     "writers", "writers.answers", "writers.prints", "writers.manifest",
     "run",
     "preview", "stress", "authoring", "catalogue",

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .. import QgenError, pdfsplit
-from ..compile import TexError, run_tex
+from ..compile import TexError, run_tex, shrink
 from ..documents import header_context, keybook_entry
 from ..files import atomic_write_bytes
 from ..fonts import FALLBACK_FONTS, LUALATEX, PDFLATEX
@@ -48,5 +48,5 @@ class KeyBook(_PrintFile):
                 pdf = run_tex(tex, Path(work), jobname="keybook", engine=engine)
             except TexError as exc:
                 raise QgenError(f"keybook.pdf: {exc}: {exc.detail}") from None
-            atomic_write_bytes(batch.folder.path / "keybook.pdf", pdf.read_bytes())
+            atomic_write_bytes(batch.folder.path / "keybook.pdf", shrink(pdf.read_bytes()))
         shutil.rmtree(scratch, ignore_errors=True)
