@@ -8,6 +8,7 @@ responses template) is a new writer, not a change to the run.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..compile import Failure
@@ -39,6 +40,8 @@ class Batch:
 class Writer:
     """One output file (or a few that belong together) of a batch."""
     files: tuple[str, ...] = ()
+    reads_outputs: bool = False     # reads the other writers' files (the manifest): runs after them
+    external: bool = False          # spends its time in another program (TeX): started first
 
     def applies(self, batch: Batch) -> bool:
         return True
@@ -48,11 +51,21 @@ class Writer:
 
 
 def write_all(batch: Batch, writers: list[Writer]) -> dict[str, float]:
-    """Run every writer that applies, in order; returns the seconds each took (for bench/)."""
+    """Run every writer that applies: those that read no other output side by side, two at a
+    time (TeX typesets the key book while Python writes the rest), then the others in order;
+    returns the seconds each took (for bench/)."""
     seconds = {}
-    for writer in writers:
-        if writer.applies(batch):
-            started = time.perf_counter()
-            writer.write(batch)
-            seconds[", ".join(writer.files)] = time.perf_counter() - started
-    return seconds
+
+    def run(writer: Writer) -> None:
+        started = time.perf_counter()
+        writer.write(batch)
+        seconds[", ".join(writer.files)] = time.perf_counter() - started
+
+    todo = [w for w in writers if w.applies(batch)]
+    side_by_side = sorted((w for w in todo if not w.reads_outputs), key=lambda w: not w.external)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(run, side_by_side))
+    for writer in todo:
+        if writer.reads_outputs:
+            run(writer)
+    return {", ".join(w.files): seconds[", ".join(w.files)] for w in todo}

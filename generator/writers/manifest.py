@@ -39,6 +39,7 @@ def _versions(engines: set[str]) -> dict[str, str]:
 
 class Manifest(Writer):
     files = ("manifest.json",)
+    reads_outputs = True
 
     def applies(self, batch: Batch) -> bool:
         return not batch.tex_only

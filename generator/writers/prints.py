@@ -33,6 +33,7 @@ class PapersPdf(_PrintFile):
 
 class KeyBook(_PrintFile):
     files = ("keybook.pdf",)
+    external = True
 
     def write(self, batch: Batch) -> None:
         records = sorted((r for r in batch.records if r["id"] != ORIGINAL_ID), key=lambda r: r["id"].casefold())
