@@ -9,6 +9,9 @@ differs from the input size (199 vs 200 in the original) and the total stays in 
 
 from __future__ import annotations
 
+from functools import cache
+from math import isqrt
+
 import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
@@ -133,17 +136,24 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
     ], family=FAMILY.name)
 
 
+@cache
+def _formulas():
+    """The size formulas and the two products as functions, made from the sympy expressions once
+    per process. Called with sympy Integers, they evaluate in exact sympy arithmetic (a Rational
+    inside the floor), without rebuilding an expression tree for each variant as xreplace would."""
+    params = [_H, _W, _C, _K, _S, _P, _N]
+    sizes = sp.lambdify(params, [_out_size(_H), _out_size(_W), _H + 2 * _P - _K, _W + 2 * _P - _K], "sympy")
+    products = sp.lambdify([*params, _HO, _WO], [_DEPTHWISE, _POINTWISE], "sympy")
+    return sizes, products
+
+
 def solve(params: dict) -> dict:
     """Output sizes from the convolution formula, then the two products, exactly in sympy."""
-    # xreplace with sympy Integers evaluates the formulas directly (subs is ~100x slower here).
-    values = {_H: params["height"], _W: params["width"], _C: params["channels"], _K: params["kernel"],
-              _S: params["stride"], _P: params["padding"], _N: params["out_channels"]}
-    values = {sym: sp.Integer(v) for sym, v in values.items()}
-    ho = _out_size(_H).xreplace(values)
-    wo = _out_size(_W).xreplace(values)
-    sizes = {**values, _HO: ho, _WO: wo}
-    depthwise = _DEPTHWISE.xreplace(sizes)
-    pointwise = _POINTWISE.xreplace(sizes)
+    values = [sp.Integer(params[k]) for k in ("height", "width", "channels", "kernel", "stride", "padding",
+                                              "out_channels")]
+    sizes, products = _formulas()
+    ho, wo, height_span, width_span = sizes(*values)
+    depthwise, pointwise = products(*values, ho, wo)
     c, n = sp.Integer(params["channels"]), sp.Integer(params["out_channels"])
     answers = {
         "depthwise_output_shape": [ho, wo, c],
@@ -153,8 +163,18 @@ def solve(params: dict) -> dict:
         "total_mults": depthwise + pointwise,
     }
     # For the worked key: H + 2P - K and W + 2P - K, the numerators of the size formula.
-    work = {"height_span": (_H + 2 * _P - _K).xreplace(values), "width_span": (_W + 2 * _P - _K).xreplace(values)}
+    work = {"height_span": height_span, "width_span": width_span}
     return {"answers": answers, "work": work}
+
+
+_SPOTS = 8      # output values recomputed by a direct sum
+
+
+def _bits(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
+    """Random 0/1 values: eight per random byte (drawing them one by one costs more than the convolution)."""
+    size = int(np.prod(shape))
+    drawn = np.unpackbits(np.frombuffer(rng.bytes((size + 7) // 8), np.uint8), count=size)
+    return drawn.reshape(shape).astype(dtype, copy=False)
 
 
 def check(params: dict, answers: dict) -> None:
@@ -163,54 +183,57 @@ def check(params: dict, answers: dict) -> None:
     The count comes from the arrays actually multiplied: in the depthwise step each of the K·K
     filter taps multiplies a whole strided slice of the padded image (padded zeros included);
     the pointwise step is a matrix product (N x C)(C x positions), which multiplies
-    N·C·positions pairs. One output value is recomputed by a direct sum as a spot check.
+    N·C·positions pairs. A few output values are recomputed by a direct sum as a spot check.
     """
     h, w, c = params["height"], params["width"], params["channels"]
     k, s, pad, n = params["kernel"], params["stride"], params["padding"], params["out_channels"]
-    # Small integers held in float32: fast, and every sum below is exact (far below 2**24).
+    # Small unsigned integers, the smallest type that holds C·K·K: bytes, not floats, keep the
+    # memory traffic small. A random 0/1 image and filters of 0..top, with C·K·K·top² (the
+    # largest possible output value) within the type, so every sum below is exact.
+    dtype = np.min_scalar_type(c * k * k)
+    top = max(1, isqrt(int(np.iinfo(dtype).max) // (c * k * k)))
     rng = np.random.default_rng([h, w, c, k, s, pad, n])      # deterministic per variant
-    image = rng.integers(-3, 4, (c, h, w), dtype=np.int8).astype(np.float32)   # channel-first
-    depth_filters = rng.integers(-3, 4, (c, k, k), dtype=np.int8).astype(np.float32)
-    point_filters = rng.integers(-3, 4, (n, c), dtype=np.int8).astype(np.float32)
-    spot_y, spot_x = int(rng.integers(0, 1 << 30)), int(rng.integers(0, 1 << 30))
+    padded = np.zeros((c, h + 2 * pad, w + 2 * pad), dtype=dtype)     # channel-first; pad (this step only)
+    padded[:, pad:pad + h, pad:pad + w] = _bits(rng, (c, h, w), dtype)
+    depth_filters = rng.integers(0, top + 1, (c, k, k), dtype=dtype)
+    point_filters = rng.integers(0, top + 1, (n, c), dtype=dtype)
+    spot_y, spot_x = rng.integers(0, 1 << 30, _SPOTS), rng.integers(0, 1 << 30, _SPOTS)
 
-    # Depthwise: pad (this step only), then one K x K filter per channel, tap by tap.
-    padded = np.pad(image, ((0, 0), (pad, pad), (pad, pad)))
+    # Depthwise: one K x K filter per channel, tap by tap.
     ho = (padded.shape[1] - k) // s + 1
     wo = (padded.shape[2] - k) // s + 1
-    depth_out = np.zeros((c, ho, wo), dtype=np.float32)
-    product = np.empty_like(depth_out)
+    depth_out = np.zeros((c, ho, wo), dtype=dtype)
     depth_mults = 0
     for i in range(k):
         for j in range(k):
             window = padded[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
-            np.multiply(window, depth_filters[:, i, j, None, None], out=product)
+            depth_out += window * depth_filters[:, i, j, None, None]
             depth_mults += window.size
-            depth_out += product
 
     # Pointwise: 1 x 1 x C filters, stride 1, no padding. Done in blocks of output rows into
     # one reused buffer: a whole 512 x 512 x 128 output would cost more in memory traffic than
     # all the arithmetic. Every output value is still computed; the shape is summed over blocks.
-    y, x = spot_y % ho, spot_x % wo
-    block = max(1, 16384 // wo)
-    buffer = np.empty((n, block * wo), dtype=np.float32)
-    point_rows, point_mults, spot = 0, 0, None
+    ys, xs = spot_y % ho, spot_x % wo
+    block = max(1, 32768 // wo)
+    buffer = np.empty((n, block * wo), dtype=dtype)
+    point_rows, point_mults = 0, 0
+    spots = np.full((_SPOTS, n), -1, dtype=np.int64)
     for top in range(0, ho, block):
         columns = depth_out[:, top:top + block, :].reshape(c, -1)     # (C, rows * Wo)
         out = buffer[:, :columns.shape[1]]
-        # einsum, not matmul: single-threaded (BLAS threads thrash on a busy machine) and
-        # fast for a tiny inner dimension C, where sgemm is slow.
+        # einsum, not matmul: single-threaded, and fast for a tiny inner dimension C.
         np.einsum("nc,cm->nm", point_filters, columns, out=out)
         point_mults += point_filters.shape[0] * point_filters.shape[1] * columns.shape[1]   # n x c x m
         point_rows += columns.shape[1] // wo
-        if top <= y < top + block:
-            spot = out[:, (y - top) * wo + x].copy()
+        here = (ys >= top) & (ys < top + block)
+        spots[here] = out[:, (ys[here] - top) * wo + xs[here]].T
     point_shape = [point_rows, wo, buffer.shape[0]]
 
-    patch = sliding_window_view(padded, (k, k), axis=(1, 2))[:, y * s, x * s]   # (C, K, K)
-    direct = point_filters @ (patch * depth_filters).sum(axis=(1, 2))
-    if spot is None or not np.array_equal(spot, direct):
-        raise CheckError(f"{FAMILY.name}: numpy convolution disagrees with the direct sum at ({y}, {x})")
+    patches = sliding_window_view(padded, (k, k), axis=(1, 2))[:, ys * s, xs * s].astype(np.int64)  # (C, spots, K, K)
+    direct = (patches * depth_filters[:, None].astype(np.int64)).sum(axis=(2, 3)).T @ point_filters.T.astype(np.int64)
+    if not np.array_equal(spots, direct):
+        bad = int(np.nonzero((spots != direct).any(axis=1))[0][0])
+        raise CheckError(f"{FAMILY.name}: numpy convolution disagrees with the direct sum at ({ys[bad]}, {xs[bad]})")
 
     got = {
         "depthwise_output_shape": [depth_out.shape[1], depth_out.shape[2], depth_out.shape[0]],
