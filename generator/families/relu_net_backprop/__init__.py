@@ -8,6 +8,8 @@ where ReLU has no derivative.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import sympy as sp
 
@@ -74,57 +76,88 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
     return sample_until(rng, draw, rules, family=FAMILY.name)
 
 
-def solve(params: dict) -> dict:
-    """Exact forward pass and chain rule with sympy matrices."""
-    x = sp.Matrix(params["x"])             # 2x1
-    W = sp.Matrix(params["w"])             # W[i, j] = w_ij
+_X_SYMBOLS = sp.symbols("x1 x2")
+_W_SYMBOLS = sp.symbols("w11 w12 w21 w22")
+
+
+@cache
+def _derivation(live: tuple[bool, bool]):
+    """The forward pass and chain rule in symbols, for one pattern of live hidden units (a_j > 0),
+    derived with sympy matrices once per process; returns them as one function of (x, w) that
+    evaluates them exactly in integers."""
+    x = sp.Matrix(_X_SYMBOLS)             # 2x1
+    W = sp.Matrix(2, 2, _W_SYMBOLS)       # W[i, j] = w_ij
     a = W.T * x
-    if any(v == 0 for v in a):
-        raise ValueError(f"pre-activation a = {list(a)} has a 0, where ReLU has no derivative")
-    h = a.applyfunc(lambda v: sp.Max(0, v))
+    h = sp.Matrix([a[j] if live[j] else sp.Integer(0) for j in range(2)])     # ReLU on this pattern
     f = sum(h)
     df_dh = sp.Matrix([sp.diff(sp.Symbol("h1") + sp.Symbol("h2"), s) for s in sp.symbols("h1 h2")])
-    relu_grad = a.applyfunc(sp.Heaviside)          # dh_j/da_j; a_j != 0 so this is 0 or 1
+    relu_grad = sp.Matrix([sp.Heaviside(1 if live[j] else -1) for j in range(2)])   # dh_j/da_j: 0 or 1
     df_da = df_dh.multiply_elementwise(relu_grad)
     df_dw = x * df_da.T                            # df/dw_ij = x_i * df/da_j
     df_dx = W * df_da                              # df/dx_i = sum_j w_ij * df/da_j
+    if sp.Matrix([sp.diff(f, v) for v in _W_SYMBOLS]) != df_dw.reshape(4, 1) or \
+            sp.Matrix([sp.diff(f, v) for v in _X_SYMBOLS]) != df_dx:
+        raise ValueError(f"the chain rule disagrees with differentiating f = {f} directly")
+    exprs = [list(a), list(h), f, list(df_dh), list(df_da), df_dw.tolist(), list(df_dx), list(relu_grad)]
+    return sp.lambdify([*_X_SYMBOLS, *_W_SYMBOLS], exprs, modules=[{}])
+
+
+def _exact(value):
+    return [_exact(v) for v in value] if isinstance(value, list) else sp.Integer(value)
+
+
+def solve(params: dict) -> dict:
+    """Exact forward pass and chain rule: sympy's symbolic derivation for the variant's pattern
+    of live units, evaluated at its integers."""
+    x, w = params["x"], params["w"]
+    a = _preactivations(x, w)
+    if any(v == 0 for v in a):
+        raise ValueError(f"pre-activation a = {a} has a 0, where ReLU has no derivative")
+    values = _derivation(tuple(v > 0 for v in a))(*x, *w[0], *w[1])
+    a, h, f, df_dh, df_da, df_dw, df_dx, relu_grad = map(_exact, values)
     return {
-        "answers": {"a": list(a), "h": list(h), "f": f, "df_dh": list(df_dh), "df_da": list(df_da),
-                    "df_dw": df_dw.tolist(), "df_dx": list(df_dx)},
-        "work": {"relu_grad": list(relu_grad)},
+        "answers": {"a": a, "h": h, "f": f, "df_dh": df_dh, "df_da": df_da, "df_dw": df_dw, "df_dx": df_dx},
+        "work": {"relu_grad": relu_grad},
     }
 
 
-def _forward(x: np.ndarray, w: np.ndarray) -> float:
-    return float(np.maximum(0.0, w.T @ x).sum())
+def _forward(x, w) -> float:
+    return max(0.0, w[0][0] * x[0] + w[1][0] * x[1]) + max(0.0, w[0][1] * x[0] + w[1][1] * x[1])
+
+
+def _central(fn, v: list, eps: float) -> list:
+    """Central differences of fn at v (floats, or rows of floats), one entry at a time."""
+    rows = isinstance(v[0], list)
+    flat = [e for row in v for e in row] if rows else list(v)
+    shape = (lambda f: [f[r * len(v[0]):(r + 1) * len(v[0])] for r in range(len(v))]) if rows else (lambda f: f)
+    grad = []
+    for idx in range(len(flat)):
+        up, down = list(flat), list(flat)
+        up[idx] += eps
+        down[idx] -= eps
+        grad.append((fn(shape(up)) - fn(shape(down))) / (2 * eps))
+    return shape(grad)
 
 
 def check(params: dict, answers: dict) -> None:
     """Recompute in floating point; every derivative by central finite differences."""
-    x = np.array(params["x"], dtype=float)
-    w = np.array(params["w"], dtype=float)
+    x = [float(v) for v in params["x"]]
+    w = [[float(v) for v in row] for row in params["w"]]
     eps = 1e-6
 
     def close(name, got, want):
         got_f = np.array(got, dtype=float)
-        if got_f.shape != np.shape(want) or not np.allclose(got_f, want, atol=1e-6):
+        # np.allclose(got_f, want, atol=1e-6) in plain Python, for 1 to 4 numbers.
+        if got_f.shape != np.shape(want) or not all(
+                abs(g - v) <= 1e-6 + 1e-5 * abs(v) for g, v in zip(got_f.ravel().tolist(), np.ravel(want).tolist())):
             raise CheckError(f"{FAMILY.name}: {name} = {got} but the numeric path gives {np.round(want, 6).tolist()}")
 
-    a = w.T @ x
+    a = [w[0][j] * x[0] + w[1][j] * x[1] for j in range(2)]
+    h = [max(0.0, v) for v in a]
     close("a", answers["a"], a)
-    close("h", answers["h"], np.maximum(0, a))
+    close("h", answers["h"], h)
     close("f", answers["f"], _forward(x, w))
-
-    def central(fn, v):
-        g = np.zeros_like(v)
-        for idx in np.ndindex(v.shape):
-            up, down = v.copy(), v.copy()
-            up[idx] += eps
-            down[idx] -= eps
-            g[idx] = (fn(up) - fn(down)) / (2 * eps)
-        return g
-
-    close("df_dh", answers["df_dh"], central(lambda hv: hv.sum(), np.maximum(0, a)))
-    close("df_da", answers["df_da"], central(lambda av: np.maximum(0, av).sum(), a))
-    close("df_dw", answers["df_dw"], central(lambda wv: _forward(x, wv), w))
-    close("df_dx", answers["df_dx"], central(lambda xv: _forward(xv, w), x))
+    close("df_dh", answers["df_dh"], _central(sum, h, eps))
+    close("df_da", answers["df_da"], _central(lambda av: sum(max(0.0, v) for v in av), a, eps))
+    close("df_dw", answers["df_dw"], _central(lambda wv: _forward(x, wv), w, eps))
+    close("df_dx", answers["df_dx"], _central(lambda xv: _forward(xv, w), x, eps))
