@@ -136,13 +136,26 @@ def _relu_on(z: sp.Expr) -> sp.Expr:
     raise ValueError(f"the sign of {z} is not decided on this half-line")
 
 
+def _relu_at(z: sp.Expr) -> sp.Expr:
+    """ReLU at a number, exactly (what sp.Max(0, z) gives, without its argument sorting)."""
+    return z if z.is_positive else sp.Integer(0)
+
+
 def _g_at(w1, w2, x):
     """g(x) = ReLU(W2 ReLU(W1 x)) + x at a number, exactly."""
-    return sp.Max(0, w2 * sp.Max(0, w1 * x)) + x
+    return _relu_at(w2 * _relu_at(w1 * x)) + x
 
 
-def _case(w1, w2, value, positive: bool) -> dict:
-    """One side of the kink: the ReLUs resolved by the sign of x, then the linear equation."""
+def _sign_rel(e):
+    if e == 0:
+        return sp.Integer(0)
+    return sp.Gt(e, 0, evaluate=False) if e.is_positive else sp.Lt(e, 0, evaluate=False)
+
+
+@lru_cache(maxsize=1024)
+def _branch(w1: sp.Integer, w2: sp.Integer, positive: bool) -> dict:
+    """One side of the kink, whatever the given value: the ReLUs resolved by the sign of x, g and
+    its slope there. Symbolic and the same for every g, so derived once per process."""
     xs = sp.Symbol("x", positive=True) if positive else sp.Symbol("x", negative=True)
     cond = sp.Gt(xs, 0, evaluate=False) if positive else sp.Lt(xs, 0, evaluate=False)
     a1 = w1 * xs
@@ -150,34 +163,35 @@ def _case(w1, w2, value, positive: bool) -> dict:
     a2 = w2 * h1
     f = _relu_on(a2)
     g = f + xs
+    return {"cond": cond, "a1_rel": _sign_rel(a1), "h1": h1, "a2_rel": _sign_rel(a2), "f": f, "g": g,
+            "slope": sp.diff(g, xs), "df_dx": sp.diff(f, xs), "states_x": g != xs}
 
-    def sign_rel(e):
-        if e == 0:
-            return sp.Integer(0)
-        return sp.Gt(e, 0, evaluate=False) if e.is_positive else sp.Lt(e, 0, evaluate=False)
 
-    slope = sp.diff(g, xs)
+def _case(w1, w2, value, positive: bool) -> dict:
+    """One side of the kink: the ReLUs resolved by the sign of x, then the linear equation."""
+    branch = _branch(w1, w2, positive)
+    slope, g = branch["slope"], branch["g"]
     # g = slope * x on the half-line (no biases): solve without the sign assumption, test it after.
-    roots = [value / slope] if slope != 0 else []
     if slope == 0:
         if value == 0:
-            raise ValueError(f"g = 0 for every x with {sp.latex(cond)}: infinitely many solutions")
+            raise ValueError(f"g = 0 for every x with {sp.latex(branch['cond'])}: infinitely many solutions")
         x0, inside = None, False
     else:
-        (x0,) = roots
+        x0 = value / slope
         inside = bool(x0 > 0) if positive else bool(x0 < 0)
     # The template words the case: impossible (x0 None), or x0 (stated unless g = x) inside or not.
-    return {"cond": cond, "a1_rel": sign_rel(a1), "h1": h1, "a2_rel": sign_rel(a2), "f": f, "g": g,
-            "equation": sp.Eq(g, value, evaluate=False), "x0": x0, "states_x": g != xs, "inside": inside,
-            "solution": x0 if inside else None, "f_expr": f, "x_symbol": xs}
+    return {"cond": branch["cond"], "a1_rel": branch["a1_rel"], "h1": branch["h1"], "a2_rel": branch["a2_rel"],
+            "f": branch["f"], "g": g, "equation": sp.Eq(g, value, evaluate=False), "x0": x0,
+            "states_x": branch["states_x"], "inside": inside, "solution": x0 if inside else None,
+            "df_dx": branch["df_dx"]}
 
 
 def _work(w1, w2, x0, case: dict) -> dict:
     """Forward pass and chain rule at one solution, cross-checked against d/dx of the case's f."""
     a1 = w1 * x0
-    h1 = sp.Max(0, a1)
+    h1 = _relu_at(a1)
     a2 = w2 * h1
-    f = sp.Max(0, a2)
+    f = _relu_at(a2)
     if a1 == 0 or (a2 == 0 and h1 != 0):
         raise ValueError(f"at x = {x0}: a pre-activation is 0 where ReLU has no derivative")
     r1 = sp.Integer(1 if a1 > 0 else 0)                        # ReLU'(a1)
@@ -185,7 +199,7 @@ def _work(w1, w2, x0, case: dict) -> dict:
     # matters (the template says so).
     r2 = sp.Integer(1 if a2 > 0 else 0)
     df_dx = r2 * w2 * r1 * w1                                  # chain rule, factor by factor
-    by_diff = sp.diff(case["f_expr"], case["x_symbol"])        # f is linear on this half-line
+    by_diff = case["df_dx"]                                    # d/dx of f on this half-line, where it is linear
     if df_dx != by_diff:
         raise ValueError(f"at x = {x0}: chain rule gives df/dx = {df_dx}, differentiation {by_diff}")
     dg_dx = df_dx + 1
@@ -214,7 +228,7 @@ def solve(params: dict) -> dict:
         "answers": {"solutions": [{"x": w["x"], "f": w["f"], "df_dx": w["df_dx"], "dg_dx": w["dg_dx"]}
                                   for w in work]},
         "work": {"solution_set": sp.FiniteSet(*xs), "solutions": work,
-                 "cases": [{k: v for k, v in c.items() if k not in ("f_expr", "x_symbol")} for c in cases]},
+                 "cases": [{k: v for k, v in c.items() if k != "df_dx"} for c in cases]},
     }
 
 
@@ -225,7 +239,7 @@ def _num(v) -> float:
     return float(Fraction(v)) if isinstance(v, str) else float(v)
 
 
-def _roots_by_scan(w1: float, w2: float, value: float, half_width: float) -> np.ndarray:
+def _roots_by_scan(w1: float, w2: float, value: float, half_width: float) -> list[float]:
     """Every root of g(x) - value on [-half_width, half_width] by a dense sign-change scan + bisection."""
     n = 100_001
     grid = np.linspace(-half_width, half_width, n)
@@ -234,13 +248,33 @@ def _roots_by_scan(w1: float, w2: float, value: float, half_width: float) -> np.
     h = _g(grid, w1, w2) - value
     if np.count_nonzero(np.abs(h) < 1e-9) > 1:
         raise CheckError(f"{FAMILY.name}: g(x) = {value:g} holds on a whole interval (scan)")
-    idx = np.nonzero(np.sign(h[:-1]) != np.sign(h[1:]))[0]
-    lo, hi = grid[idx], grid[idx + 1]
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        left = np.sign(_g(lo, w1, w2) - value) == np.sign(_g(mid, w1, w2) - value)
-        lo, hi = np.where(left, mid, lo), np.where(left, hi, mid)
-    return (lo + hi) / 2
+    sign = np.sign(h)
+    idx = np.nonzero(sign[:-1] != sign[1:])[0]
+    # Bisect each bracket in plain floats (the same IEEE arithmetic as numpy's, on a handful of
+    # brackets, where numpy's per-call cost would dominate).
+    roots = []
+    for lo, hi in zip(grid[idx].tolist(), grid[idx + 1].tolist()):
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if _sign(_g_float(lo, w1, w2) - value) == _sign(_g_float(mid, w1, w2) - value):
+                lo = mid
+            else:
+                hi = mid
+        roots.append((lo + hi) / 2)
+    return roots
+
+
+def _sign(v: float) -> int:
+    return (v > 0) - (v < 0)
+
+
+def _f_float(x: float, w1: float, w2: float) -> float:
+    """_f at one float, in plain Python (numpy's per-call cost dwarfs one multiply)."""
+    return max(0.0, w2 * max(0.0, w1 * x))
+
+
+def _g_float(x: float, w1: float, w2: float) -> float:
+    return _f_float(x, w1, w2) + x
 
 
 def _f(x, w1, w2):
@@ -257,7 +291,7 @@ def check(params: dict, answers: dict) -> None:
     w1, w2, value = (float(params[k]) for k in ("w1", "w2", "g"))
 
     def close(name, got, want, tol=1e-6):
-        if not np.isclose(got, want, rtol=0, atol=tol):
+        if not (got == want or abs(got - want) <= tol):      # np.isclose(got, want, rtol=0, atol=tol)
             raise CheckError(f"{FAMILY.name}: {name} = {got:g} but the numeric path gives {want:.6g}")
 
     try:
@@ -271,13 +305,13 @@ def check(params: dict, answers: dict) -> None:
     for s in sols:
         x = s["x"]
         eps = 1e-6 * max(1.0, abs(x))
-        close(f"g({x:g})", float(_g(x, w1, w2)), value)
-        close(f"f at x = {x:g}", s["f"], float(_f(x, w1, w2)))
-        close(f"df/dx at x = {x:g}", s["df_dx"], float((_f(x + eps, w1, w2) - _f(x - eps, w1, w2)) / (2 * eps)))
-        close(f"dg/dx at x = {x:g}", s["dg_dx"], float((_g(x + eps, w1, w2) - _g(x - eps, w1, w2)) / (2 * eps)))
+        close(f"g({x:g})", _g_float(x, w1, w2), value)
+        close(f"f at x = {x:g}", s["f"], _f_float(x, w1, w2))
+        close(f"df/dx at x = {x:g}", s["df_dx"], (_f_float(x + eps, w1, w2) - _f_float(x - eps, w1, w2)) / (2 * eps))
+        close(f"dg/dx at x = {x:g}", s["dg_dx"], (_g_float(x + eps, w1, w2) - _g_float(x - eps, w1, w2)) / (2 * eps))
 
     half_width = 100 * (abs(value) + 1 + max([abs(x) for x in xs], default=0))
     roots = _roots_by_scan(w1, w2, value, half_width)
-    if len(roots) != len(xs) or not np.allclose(roots, xs, rtol=0, atol=1e-6):
+    if len(roots) != len(xs) or not all(abs(r - x) <= 1e-6 for r, x in zip(roots, xs)):
         raise CheckError(f"{FAMILY.name}: a scan of [-{half_width:g}, {half_width:g}] finds g = {value:g} at"
                          f" x = {np.round(roots, 6).tolist()} but the answer lists x = {xs}")
