@@ -326,8 +326,10 @@ def _at(v, x0):
     return v.numer.evaluate(x, x0) / v.denom.evaluate(x, x0)
 
 
+@cache
 def _value(e: _Expr, x0) -> DomainMatrix:
-    """Exact value at x0 over QQ. Only derivatives need the functions of x; the rest is rational."""
+    """Exact value at x0 over QQ. Only derivatives need the functions of x; the rest is rational.
+    Cached: the proofs share subexpressions (A^-1, dA/dx, ...) at the same test points."""
     if isinstance(e, (_D, _Sym)):
         return _entrywise(_function(e), lambda v: _at(v, x0), sp.QQ)
     if isinstance(e, _Pow):
