@@ -25,6 +25,8 @@ _LIGATURE = re.compile(r"([-'<>,])(?=\1)")
 
 def to_json(value: Any) -> Any:
     """Exact JSON: integers as integers, other rationals as "p/q", LaTeX and text as strings."""
+    if isinstance(value, sp.Integer):       # the commonest answer, first (what the sp.Basic branch gives)
+        return int(value)
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
