@@ -188,15 +188,15 @@ def check(params: dict, answers: dict) -> None:
     h, w, c = params["height"], params["width"], params["channels"]
     k, s, pad, n = params["kernel"], params["stride"], params["padding"], params["out_channels"]
     # Small unsigned integers, the smallest type that holds C·K·K: bytes, not floats, keep the
-    # memory traffic small. A random 0/1 image and filters of 0..top, with C·K·K·top² (the
+    # memory traffic small. A random 0/1 image and filters of 0..most, with C·K·K·most² (the
     # largest possible output value) within the type, so every sum below is exact.
     dtype = np.min_scalar_type(c * k * k)
-    top = max(1, isqrt(int(np.iinfo(dtype).max) // (c * k * k)))
+    most = max(1, isqrt(int(np.iinfo(dtype).max) // (c * k * k)))
     rng = np.random.default_rng([h, w, c, k, s, pad, n])      # deterministic per variant
     padded = np.zeros((c, h + 2 * pad, w + 2 * pad), dtype=dtype)     # channel-first; pad (this step only)
     padded[:, pad:pad + h, pad:pad + w] = _bits(rng, (c, h, w), dtype)
-    depth_filters = rng.integers(0, top + 1, (c, k, k), dtype=dtype)
-    point_filters = rng.integers(0, top + 1, (n, c), dtype=dtype)
+    depth_filters = rng.integers(0, most + 1, (c, k, k), dtype=dtype)
+    point_filters = rng.integers(0, most + 1, (n, c), dtype=dtype)
     spot_y, spot_x = rng.integers(0, 1 << 30, _SPOTS), rng.integers(0, 1 << 30, _SPOTS)
 
     # Depthwise: one K x K filter per channel, tap by tap.

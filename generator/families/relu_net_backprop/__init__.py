@@ -103,7 +103,10 @@ def _derivation(live: tuple[bool, bool]):
 
 
 def _exact(value):
-    return [_exact(v) for v in value] if isinstance(value, list) else sp.Integer(value)
+    """Integers as sympy Integers (anything else, say a float from exam.toml, as sympy has it)."""
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return sp.Integer(value) if isinstance(value, int) else sp.sympify(value)
 
 
 def solve(params: dict) -> dict:
