@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -109,6 +110,23 @@ def log_errors(log: str, limit: int = 6) -> str:
     return " | ".join(picked) or "TeX stopped without an error message (see the .log)"
 
 
+def _run(cmd: list[str], cwd: Path, timeout: float) -> int:
+    """Run a TeX command quietly; its exit code. The wait blocks (subprocess's own timeout
+    polls, which adds up to 50 ms to every run) and a timer kills TeX at `timeout`."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=tex_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = threading.Event()
+    timer = threading.Timer(timeout, lambda: (killed.set(), proc.kill()))
+    timer.start()
+    try:
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    if killed.is_set():
+        raise subprocess.TimeoutExpired(cmd, timeout)
+    return code
+
+
 def dump_format(source: str, folder: Path, engine: str = ENGINE) -> Format | None:
     """Dump the preamble of `source` into a format in `folder`; None when it cannot be
     (another engine than pdfLaTeX, no \\begin{document}, or TeX refuses the preamble)."""
@@ -121,11 +139,11 @@ def dump_format(source: str, folder: Path, engine: str = ENGINE) -> Format | Non
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{name}.tex").write_text(preamble + "\\dump\n", encoding="utf-8")
         try:
-            subprocess.run([engine, "-ini", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
-                            f"-jobname={name}", "&pdflatex", f"{name}.tex"], cwd=folder, env=tex_env(),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=120, check=True)
+            code = _run([engine, "-ini", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                         f"-jobname={name}", "&pdflatex", f"{name}.tex"], folder, timeout=120)
         except (subprocess.SubprocessError, OSError):
+            return None
+        if code != 0:
             return None
     return Format(preamble, folder / name) if (folder / f"{name}.fmt").exists() else None
 
@@ -149,13 +167,12 @@ def run_tex(source: str, workdir: Path, jobname: str = "doc", timeout: float = T
            "-no-shell-escape", f"-jobname={jobname}", tex.name]
     for _ in range(PASSES):
         try:
-            proc = subprocess.run(cmd, cwd=workdir, env=tex_env(), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+            code = _run(cmd, workdir, timeout)
         except subprocess.TimeoutExpired:
             raise TexError(f"TeX did not finish within {timeout:.0f} s") from None
         except FileNotFoundError:
             raise TexError(f"{engine} not found; `make papers` installs TeX") from None
-        if proc.returncode != 0:
+        if code != 0:
             log_path = workdir / f"{jobname}.log"
             log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
             raise TexError(f"{engine} failed", log_errors(log), log)
