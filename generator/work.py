@@ -160,7 +160,13 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student:
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
         for kind, source in sources.items():
             try:
-                run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120, formats=formats)
+                try:
+                    run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120, formats=formats)
+                except TexError:
+                    if not formats:
+                        raise
+                    formats = ()    # the preamble does not survive a format: every run reads it
+                    run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
             except TexError as exc:
                 where = trace(docs.marked().render(kind, [variant], engine), Path(work), engine)
                 raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "

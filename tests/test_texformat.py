@@ -58,3 +58,22 @@ def test_another_preamble_is_typeset_plainly_and_errors_keep_their_line(tmp_path
 def test_no_format_for_another_engine_or_a_fragment(tmp_path):
     assert dump_format(DOC % "x", tmp_path, engine="lualatex") is None
     assert dump_format("no document here", tmp_path) is None
+
+
+@needs_tex
+def test_a_preamble_that_does_not_survive_a_format_is_read_by_every_run(tmp_path, monkeypatch):
+    """A format TeX cannot load (here: a corrupt file) costs time, never papers."""
+    import generator.work as work
+    from generator.compile import Format
+    from generator.run import Options, generate
+
+    def broken(source, folder, engine="pdflatex"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "broken.fmt").write_bytes(b"not a format")
+        return Format(source[:source.find("\\begin{document}")], folder / "broken")
+
+    monkeypatch.setattr(work, "dump_format", broken)
+    exam = load_exam(ROOT / "tests" / "data" / "q2-only")
+    result = generate(exam, [Student("25BM00001", "Asha Rao")], exam.seed, Options(tmp_path / "out", workers=1))
+    assert not result.failures
+    assert {p.name for p in (tmp_path / "out" / "keys").glob("*.pdf")} == {"ORIGINAL.pdf", "25BM00001.pdf"}
