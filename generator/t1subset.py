@@ -86,7 +86,9 @@ class _Tracer:
     def __init__(self, subrs: dict[int, bytes]):
         self.subrs = subrs
         self.reached: set[int] = set()
-        self.roles: dict[tuple, set[str]] = {}      # (owner, start, end) -> {"index", "value"}
+        # (owner, start, end) of a number token -> how it was used: "index" (of callsubr),
+        # "passed" (to othersubr 3, which hands it back), "value" (anything else)
+        self.roles: dict[tuple, set[str]] = {}
 
     def _use(self, item, role: str) -> None:
         if item[1] is not None:
@@ -121,7 +123,8 @@ class _Tracer:
                 stack.append(ps.pop(0) if ps else (0, None))
             elif value == _DIV:
                 b, a = stack.pop(), stack.pop()
-                self._use(a, "value"), self._use(b, "value")
+                self._use(a, "value")
+                self._use(b, "value")
                 stack.append((a[0] // b[0] if b[0] else 0, None))
             else:
                 for item in stack:
