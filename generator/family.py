@@ -30,10 +30,12 @@ import sympy as sp
 
 from . import QgenError
 from .constraints import Constraint, ConstraintError, resolve
-from .sampling import counting_rejections, integers, mixed_radix, sample_until
+from .sampling import counting_rejections, integer_at, integers, mixed_radix, sample_until
+from .values import as_float
 
 __all__ = ["Answer", "CheckError", "Constraint", "ConstraintError", "ContractError", "Family", "LoadedFamily",
-           "Part", "Solution", "counting_rejections", "integers", "mixed_radix", "sample_until"]
+           "Part", "Solution", "as_float", "counting_rejections", "integer_at", "integers", "mixed_radix",
+           "sample_until"]
 
 
 class CheckError(AssertionError):

@@ -62,16 +62,30 @@ def sample_until(rng: np.random.Generator, draw: Callable[[np.random.Generator],
         f"({rejected[name]} of the {reached[name]} draws that reached it rejected by it); widen the ranges in exam.toml")
 
 
-def integers(rng: np.random.Generator, lo: int, hi: int, size: int | tuple | None = None, nonzero: bool = False):
-    """Uniform integers in [lo, hi] (without 0 if `nonzero`) as Python ints, nested lists for a shape."""
+def _count(lo: int, hi: int, nonzero: bool) -> tuple[int, bool]:
+    """How many integers [lo, hi] holds (without 0 if `nonzero`), and whether 0 is skipped."""
     skip_zero = nonzero and lo <= 0 <= hi
     count = hi - lo + 1 - skip_zero
     if count <= 0:
-        raise ConstraintError(f"empty integer range {lo}..{hi}{' without 0' if nonzero else ''}")
+        raise ConstraintError(f"empty range {lo}..{hi}{' without 0' if nonzero else ''}")
+    return count, skip_zero
+
+
+def integers(rng: np.random.Generator, lo: int, hi: int, size: int | tuple | None = None, nonzero: bool = False):
+    """Uniform integers in [lo, hi] (without 0 if `nonzero`) as Python ints, nested lists for a shape."""
+    count, skip_zero = _count(lo, hi, nonzero)
     picked = lo + rng.integers(0, count, size=size)
     if skip_zero:
         picked = picked + (picked >= 0)      # shift 0.. up by one: 0 is never drawn
     return picked.tolist() if size is not None else int(picked)
+
+
+def integer_at(u: float, lo: int, hi: int, nonzero: bool = False) -> int:
+    """The integer of [lo, hi] (without 0 if `nonzero`) that a uniform u in [0, 1) selects: for
+    samplers that draw all their uniforms in one rng call."""
+    count, skip_zero = _count(lo, hi, nonzero)
+    v = lo + min(int(u * count), count - 1)
+    return v + 1 if skip_zero and v >= 0 else v
 
 
 def mixed_radix(sizes: list[int]) -> Callable[[np.random.Generator], list[int]]:

@@ -89,6 +89,14 @@ def from_json(value: Any, latex: bool = False) -> Any:
     return value
 
 
+def as_float(value: Any) -> Any:
+    """A value as floats, for a family's numeric check: sympy numbers, ints, Fractions, and
+    answers.json's "p/q" and decimal strings; lists elementwise."""
+    if isinstance(value, (list, tuple)):
+        return [as_float(v) for v in value]
+    return float(Fraction(value)) if isinstance(value, str) else float(value)
+
+
 def to_latex(value: Any) -> str:
     """LaTeX for one value, escaping anything that is plain text.
 

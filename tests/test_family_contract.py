@@ -96,3 +96,18 @@ def test_every_exams_original_values_solve_and_check(exam_dir):
     for slot in exam.slots:
         solution = slot.family.solve(slot.original)
         slot.family.check(slot.original, solution.answers)
+
+
+def test_the_helpers_families_share():
+    """as_float reads every form an answer comes in; integer_at covers its range evenly, skipping 0."""
+    import sympy as sp
+    from fractions import Fraction
+    from generator.family import as_float, integer_at
+
+    assert as_float("3/4") == 0.75 and as_float("0.1") == 0.1 and as_float(Fraction(1, 8)) == 0.125
+    assert as_float([sp.Rational(1, 2), [2, "-1/4"]]) == [0.5, [2.0, -0.25]]
+    picked = [integer_at((i + 0.5) / 600, -3, 2, nonzero=True) for i in range(600)]
+    assert sorted(set(picked)) == [-3, -2, -1, 1, 2] and all(picked.count(v) == 120 for v in set(picked))
+    assert integer_at(0.999999, 0, 4) == 4
+    with pytest.raises(ConstraintError, match="empty range 0..0 without 0"):
+        integer_at(0.5, 0, 0, nonzero=True)

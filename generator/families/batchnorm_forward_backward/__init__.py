@@ -24,7 +24,7 @@ from math import isqrt
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, as_float, integer_at, sample_until
 
 FAMILY = Family(
     name="batchnorm_forward_backward",
@@ -117,16 +117,6 @@ def _sigmas(n: int, lo: int, hi: int) -> tuple[int, ...]:
     return tuple(good or some)
 
 
-def _pick(u: float, lo: int, hi: int, nonzero: bool = False) -> int:
-    """The integer of [lo, hi] (without 0 if `nonzero`) that a uniform u in [0, 1) selects."""
-    skip = nonzero and lo <= 0 <= hi
-    count = hi - lo + 1 - skip
-    if count <= 0:
-        raise ConstraintError(f"empty integer range {lo}..{hi}{' without 0' if nonzero else ''}")
-    v = lo + min(int(u * count), count - 1)
-    return v + 1 if skip and v >= 0 else v
-
-
 def _deviations(x: list[int]) -> tuple[int, list[int]] | None:
     """The integer mean and the deviations x_i - mu, or None when the mean is not whole."""
     total, n = sum(x), len(x)
@@ -172,21 +162,21 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
         # gamma, beta, then n upstream gradients and n keys whose order permutes the deviations.
         u = r.random(5 + 2 * n).tolist()
         if sigmas:
-            sigma = sigmas[_pick(u[0], 0, len(sigmas) - 1)]
+            sigma = sigmas[integer_at(u[0], 0, len(sigmas) - 1)]
             patterns = _deviation_patterns(n, sigma)
-            dev = patterns[_pick(u[1], 0, len(patterns) - 1)]
+            dev = patterns[integer_at(u[1], 0, len(patterns) - 1)]
             keys = u[5 + n:]
             dev = [dev[i] for i in sorted(range(n), key=keys.__getitem__)]
         else:       # no whole sigma in std_range has a pattern: random deviations summing to 0,
-            dev = [_pick(v, -shi, shi) for v in u[5 + n:-1]]        # which the variance rule rejects
+            dev = [integer_at(v, -shi, shi) for v in u[5 + n:-1]]        # which the variance rule rejects
             dev.append(-sum(dev))
-        mean = _pick(u[2], mlo, mhi)
+        mean = integer_at(u[2], mlo, mhi)
         return {
             "x": [mean + v for v in dev],
-            "gamma": _pick(u[3], glo, ghi, nonzero=True),
-            "beta": _pick(u[4], blo, bhi, nonzero=True),
+            "gamma": integer_at(u[3], glo, ghi, nonzero=True),
+            "beta": integer_at(u[4], blo, bhi, nonzero=True),
             "epsilon": constraints["epsilon"],
-            "dy": [_pick(v, dlo, dhi, nonzero=True) for v in u[5:5 + n]],
+            "dy": [integer_at(v, dlo, dhi, nonzero=True) for v in u[5:5 + n]],
         }
 
     eps = Fraction(str(constraints["epsilon"]))
@@ -261,13 +251,6 @@ def _forward(x: list[float], gamma: float, beta: float, eps: float) -> tuple[flo
     return mean, var, x_hat, [gamma * xh + beta for xh in x_hat]
 
 
-def _num(v):
-    """Floats from an answer: sympy numbers, ints, or answers.json's "p/q" and decimal strings."""
-    if isinstance(v, (list, tuple)):
-        return [_num(u) for u in v]
-    return float(Fraction(v)) if isinstance(v, str) else float(v)
-
-
 def check(params: dict, answers: dict) -> None:
     """Forward by loops in floats; every gradient by central differences of L = sum g_i y_i."""
     x = [float(v) for v in params["x"]]
@@ -280,7 +263,7 @@ def check(params: dict, answers: dict) -> None:
 
     def close(name, got, want):
         try:
-            got_f = np.array(_num(got), dtype=float)
+            got_f = np.array(as_float(got), dtype=float)
         except (TypeError, ValueError, ZeroDivisionError):
             raise CheckError(f"{FAMILY.name}: {name} = {got!r} is not a number") from None
         if got_f.shape != np.shape(want) or not np.allclose(got_f, want, rtol=1e-6, atol=1e-6):

@@ -16,12 +16,13 @@ component large enough to keep two significant digits at four decimals.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, mixed_radix, sample_until
+from generator.family import (
+    Answer, CheckError, Constraint, ConstraintError, Family, Part, as_float, mixed_radix, sample_until,
+)
 
 FAMILY = Family(
     name="logistic_regression_step",
@@ -200,17 +201,13 @@ def solve(params: dict) -> dict:
 
 # --- checking: a plain float loop, the gradient by central finite differences -------------------
 
-def _num(value) -> float:
-    return float(Fraction(value)) if isinstance(value, str) else float(value)
-
-
 def check(params: dict, answers: dict) -> None:
     """Recompute with plain floats: the predictions and the loss by a loop over the points in the
     textbook form, the gradient by central differences of that loss, the step from it."""
     X = [[float(t) for t in xi] for xi in params["x"]]
     Y = [float(t) for t in params["y"]]
     theta0 = np.array([*map(float, params["w"]), float(params["b"])])     # w_1 .. w_d, b
-    eta = _num(params["lr"])
+    eta = as_float(params["lr"])
     d = len(params["w"])
 
     def logits(th):

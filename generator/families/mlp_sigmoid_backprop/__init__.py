@@ -16,14 +16,15 @@ digits at four decimals, x1 != x2 and w12 != w21 (a swapped w_ij convention show
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import mpmath
 import numpy as np
 import sympy as sp
 from sympy.core.evalf import dps_to_prec
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, mixed_radix, sample_until
+from generator.family import (
+    Answer, CheckError, Constraint, ConstraintError, Family, Part, as_float, mixed_radix, sample_until,
+)
 
 OUTPUTS = ("linear", "sigmoid")
 LOSSES = ("squared", "cross_entropy")
@@ -371,10 +372,6 @@ def solve(params: dict) -> dict:
 
 # --- checking: plain floats, every gradient by central finite differences -----------------------
 
-def _num(value) -> float:
-    return float(Fraction(value)) if isinstance(value, str) else float(value)
-
-
 def check(params: dict, answers: dict) -> None:
     """A plain-float network, written as loops; gradients of the loss by central differences
     with respect to every parameter (and to o and z_j), the step from those gradients."""
@@ -382,7 +379,7 @@ def check(params: dict, answers: dict) -> None:
     bce = params["loss"] == "cross_entropy"
     x = [float(t) for t in params["x"]]
     y = float(params["y"])
-    eta = _num(params["lr"])
+    eta = as_float(params["lr"])
     theta0 = np.array([*(float(t) for row in params["w"] for t in row), *map(float, params["b"]),
                        *map(float, params["v"]), float(params["c"])])   # w11 w12 w21 w22 b1 b2 v1 v2 c
 

@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, ConstraintError, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, as_float, integer_at, sample_until
 
 STEPS = 3      # the diagram and the answers' shapes are drawn for three steps
 
@@ -81,16 +81,7 @@ FAMILY = Family(
 def _tenths(u: float, lo: float, hi: float, nonzero: bool) -> float:
     """The multiple of 0.1 in [lo, hi] (without 0 if `nonzero`) that a uniform u in [0, 1) selects."""
     klo, khi = math.ceil(round(lo * 10, 9)), math.floor(round(hi * 10, 9))
-    return _pick(u, klo, khi, nonzero) / 10
-
-
-def _pick(u: float, lo: int, hi: int, nonzero: bool) -> int:
-    skip = nonzero and lo <= 0 <= hi
-    count = hi - lo + 1 - skip
-    if count <= 0:
-        raise ConstraintError(f"empty range {lo}..{hi}{' without 0' if nonzero else ''}")
-    v = lo + min(int(u * count), count - 1)
-    return v + 1 if skip and v >= 0 else v
+    return integer_at(u, klo, khi, nonzero) / 10
 
 
 def _float_pass(p: dict) -> dict:
@@ -119,7 +110,7 @@ def sample(rng: np.random.Generator, constraints: dict) -> dict:
         p = {"activation": act}
         for i, k in enumerate(("w", "u", "b", "h0")):
             p[k] = _tenths(v[i], *ranges[k], nonzero=True)
-        p["x"] = [_pick(v[5 + t], xlo, xhi, nonzero=True) for t in range(STEPS)]
+        p["x"] = [integer_at(v[5 + t], xlo, xhi, nonzero=True) for t in range(STEPS)]
         p["y"] = _tenths(v[4], *ranges["y"], nonzero=False)
         return p
 
@@ -206,14 +197,9 @@ def check(params: dict, answers: dict) -> None:
     def loss(ws):
         return 0.5 * (run(ws)[1][-1] - y) ** 2
 
-    def num(v):
-        if isinstance(v, (list, tuple)):
-            return [num(e) for e in v]
-        return float(Fraction(v)) if isinstance(v, str) else float(v)
-
     def close(name, got, want):
         try:
-            got_f = np.array(num(got), dtype=float)
+            got_f = np.array(as_float(got), dtype=float)
         except (TypeError, ValueError, ZeroDivisionError):
             raise CheckError(f"{FAMILY.name}: {name} = {got!r} is not a number") from None
         if got_f.shape != np.shape(want) or not np.allclose(got_f, want, rtol=1e-6, atol=1e-6):

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, Family, Part, integers, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, as_float, integers, sample_until
 
 FAMILY = Family(
     name="skip_connection_gradient",
@@ -234,11 +234,6 @@ def solve(params: dict) -> dict:
 
 # --- checking: floating point, another way ------------------------------------------------------
 
-def _num(v) -> float:
-    """A float from an answer value: sympy number, int, Fraction, or answers.json's "p/q"."""
-    return float(Fraction(v)) if isinstance(v, str) else float(v)
-
-
 def _roots_by_scan(w1: float, w2: float, value: float, half_width: float) -> list[float]:
     """Every root of g(x) - value on [-half_width, half_width] by a dense sign-change scan + bisection."""
     n = 100_001
@@ -293,7 +288,7 @@ def check(params: dict, answers: dict) -> None:
             raise CheckError(f"{FAMILY.name}: {name} = {got:g} but the numeric path gives {want:.6g}")
 
     try:
-        sols = [{k: _num(s[k]) for k in ("x", "f", "df_dx", "dg_dx")} for s in answers["solutions"]]
+        sols = [{k: as_float(s[k]) for k in ("x", "f", "df_dx", "dg_dx")} for s in answers["solutions"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckError(f"{FAMILY.name}: malformed solutions {answers.get('solutions')!r}: {exc}") from None
     xs = [s["x"] for s in sols]

@@ -12,12 +12,11 @@ same size of numbers for every student), and optionally where the true class ran
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, as_float, sample_until
 
 FAMILY = Family(
     name="softmax_cross_entropy",
@@ -98,11 +97,6 @@ def solve(params: dict) -> dict:
     }
 
 
-def _num(v) -> float:
-    """A float from an answer value: sympy number, int, or answers.json's "p/q" / decimal string."""
-    return float(Fraction(v)) if isinstance(v, str) else float(v)
-
-
 def _loss(z: np.ndarray, c: int) -> float:
     """Cross-entropy in plain floats, another way: -log of a max-shifted softmax probability."""
     shift = float(np.max(z))
@@ -127,7 +121,7 @@ def check(params: dict, answers: dict) -> None:
 
     def close(name, got, want):
         try:
-            have = np.array([_num(v) for v in got]) if isinstance(got, (list, tuple)) else np.array(_num(got))
+            have = np.array([as_float(v) for v in got]) if isinstance(got, (list, tuple)) else np.array(as_float(got))
         except (TypeError, ValueError):
             raise CheckError(f"{FAMILY.name}: {name} = {got!r} is not a number") from None
         if have.shape != np.shape(want) or not np.allclose(have, want, rtol=1e-6, atol=1e-6):

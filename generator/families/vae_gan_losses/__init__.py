@@ -26,7 +26,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from generator.family import Answer, CheckError, Constraint, Family, Part, sample_until
+from generator.family import Answer, CheckError, Constraint, Family, Part, as_float, sample_until
 
 SIGMAS = ("1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
 D_OUTPUTS = ("0.01", "0.05", "0.1", "0.2", "0.25", "0.3", "0.4", "0.5", "0.6", "0.7", "0.75", "0.8", "0.9",
@@ -191,11 +191,6 @@ def solve(params: dict) -> dict:
 
 # --- checking: floats, another way ---------------------------------------------------------------
 
-def _num(v) -> float:
-    """A float from an answer value: sympy number, int, or answers.json's "p/q" / decimal string."""
-    return float(Fraction(v)) if isinstance(v, str) else float(v)
-
-
 def _kl_by_integration(mu: float, sigma: float) -> float:
     """KL(N(mu, sigma^2) || N(0, 1)) = integral of q ln(q / p), by the trapezoid rule on a fine grid."""
     z = np.linspace(mu - 14 * sigma, mu + 14 * sigma, 40_001)
@@ -241,7 +236,7 @@ def check(params: dict, answers: dict) -> None:
     for name, value in want.items():
         got = answers[name]
         try:
-            have = np.array([_num(v) for v in got]) if isinstance(got, (list, tuple)) else np.array(_num(got))
+            have = np.array([as_float(v) for v in got]) if isinstance(got, (list, tuple)) else np.array(as_float(got))
         except (TypeError, ValueError):
             raise CheckError(f"{FAMILY.name}: {name} = {got!r} is not a number") from None
         if have.shape != np.shape(value) or not np.allclose(have, value, rtol=1e-6, atol=1e-6):
