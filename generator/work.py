@@ -160,18 +160,26 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student:
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
         for kind, source in sources.items():
             try:
-                try:
-                    run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120, formats=formats)
-                except TexError:
-                    if not formats:
-                        raise
-                    formats = ()    # the preamble does not survive a format: every run reads it
-                    run_tex(source, Path(work), jobname=kind, engine=engine, timeout=120)
+                formats = _typeset_original(source, Path(work), kind, engine, formats)
             except TexError as exc:
                 where = trace(docs.marked().render(kind, [variant], engine), Path(work), engine)
                 raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "
                                 "check the templates and the [header] of exam.toml") from None
     return formats
+
+
+def _typeset_original(source: str, work: Path, kind: str, engine: str,
+                      formats: tuple[Format, ...]) -> tuple[Format, ...]:
+    """Typeset the original's `kind`; the formats the batches may use after it: none when the
+    preamble does not survive a format (the original fails from one, typesets plainly)."""
+    try:
+        run_tex(source, work, jobname=kind, engine=engine, timeout=120, formats=formats)
+        return formats
+    except TexError:
+        if not formats:
+            raise
+    run_tex(source, work, jobname=kind, engine=engine, timeout=120)
+    return ()
 
 
 def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:
