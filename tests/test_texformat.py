@@ -77,3 +77,27 @@ def test_a_preamble_that_does_not_survive_a_format_is_read_by_every_run(tmp_path
     result = generate(exam, [Student("25BM00001", "Asha Rao")], exam.seed, Options(tmp_path / "out", workers=1))
     assert not result.failures
     assert {p.name for p in (tmp_path / "out" / "keys").glob("*.pdf")} == {"ORIGINAL.pdf", "25BM00001.pdf"}
+
+
+def _header_each_time(source: str) -> str:
+    """The document as it was before the header box: the header typeset for every student."""
+    start, end = source.index("\\qgenbeginheader\n"), source.index("\\qgenendheader\n")
+    header = source[start + len("\\qgenbeginheader\n"):end]
+    assert source.count("\\qgenputheader\n") >= 2
+    return (source[:start] + source[end + len("\\qgenendheader\n"):]).replace("\\qgenputheader\n", header)
+
+
+@needs_tex
+@pytest.mark.parametrize("folder", EXAMS, ids=lambda p: p.name)
+def test_the_header_typeset_once_and_copied_is_the_header_typeset_each_time(folder, tmp_path):
+    exam = load_exam(folder)
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao"), Student("25BM00002", "Émile Ñúñez")], exam.seed)
+    solver = Solver()
+    docs = Documents(exam, renderer_for(exam))
+    variants = [solve_draft(d, solver) for d in drafts]
+    for kind in ("paper", "key"):
+        source = docs.render(kind, variants)
+        (tmp_path / kind).mkdir()
+        copied = run_tex(source, tmp_path / kind, jobname="copied").read_bytes()
+        each = run_tex(_header_each_time(source), tmp_path / kind, jobname="each").read_bytes()
+        assert copied == each, f"{folder.name} {kind}: the copied header changes the pages"
