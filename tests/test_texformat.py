@@ -35,6 +35,7 @@ def test_a_batch_from_the_format_is_the_plain_batch_byte_for_byte(folder, tmp_pa
         source = docs.render(kind, variants)
         fmt = dump_format(source, tmp_path / "formats")
         assert fmt is not None and source.startswith(fmt.preamble)
+        assert (fmt.path.parent / f"{fmt.path.name}.fmt").read_bytes()[:2] != b"\x1f\x8b", "stored gzipped"
         (tmp_path / kind).mkdir()
         plain = run_tex(source, tmp_path / kind, jobname="plain").read_bytes()
         dumped = run_tex(source, tmp_path / kind, jobname="dumped", formats=(fmt,))
