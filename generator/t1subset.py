@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from functools import lru_cache
 
 _EEXEC, _CHARSTRING = 55665, 4330
 _CALLSUBR, _RETURN, _ENDCHAR = 10, 11, 14
@@ -207,6 +208,8 @@ def _prune_private(text: bytes) -> bytes | None:
 _LEN = {k: re.compile(rb"/%s\s+(\d+)(?!\s+\d+\s+R)" % k.encode()) for k in ("Length", "Length1", "Length2")}
 
 
+# Batches of one run mostly subset a font to the same glyphs: prune each program once.
+@lru_cache(maxsize=64)
 def prune_font(head: bytes, stream: bytes) -> tuple[bytes, bytes]:
     """A FontFile object (dictionary, `\\nstream\\n...\\nendstream`) with its subset pruned;
     the same object when it cannot be, or need not be."""
