@@ -116,7 +116,7 @@ def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
     redraws, so the result depends on who collided, never on roster order.
     """
     everyone = [original_student(), *students]
-    drafts = {st.id: Draft(st, tuple(_draw_slot(exam, seed, st, s, 0) for s in exam.slots)) for st in everyone}
+    drafts = {st.id: _first_draw(exam, seed, st) for st in everyone}
     taken: dict[str, str] = {}
     for sid in [ORIGINAL_ID] + sorted(s.id for s in students):
         d = drafts[sid]
@@ -131,6 +131,15 @@ def draw(exam: Exam, students: list[Student], seed: int) -> list[Draft]:
         taken[d.fingerprint] = sid
         drafts[sid] = d
     return [drafts[st.id] for st in everyone]
+
+
+def _first_draw(exam: Exam, seed: int, student: Student) -> Draft:
+    return Draft(student, tuple(_draw_slot(exam, seed, student, s, 0) for s in exam.slots))
+
+
+def draw_original(exam: Exam, seed: int) -> Draft:
+    """The ORIGINAL's draft, as `draw` gives it (it is never redrawn: it comes first)."""
+    return _first_draw(exam, seed, original_student())
 
 
 def batch_stamp(exam: Exam, seed: int, students: list[Student], drafts: list[Draft]) -> dict:

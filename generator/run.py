@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,11 +23,11 @@ from . import QgenError
 from .documents import Documents, renderer_for
 from .fonts import engine_for, require_engine
 from .outdir import OutputFolder, Previous, digest
-from .plan import batch_stamp, draw
+from .plan import batch_stamp, draw, draw_original
 from .render import Renderer
 from .roster import Student
 from .spec import Exam
-from .work import BatchWork, Outcome, preflight, run_batches
+from .work import BatchWork, Outcome, preflight, run_batches, same_shape
 from .writers import Batch, write_all
 from .writers.answers import AnswersCsv, AnswersJson, ResponsesTemplate
 from .writers.manifest import Manifest
@@ -116,19 +117,25 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options, f
     """Everything that can fail on bad input, before the folder is touched; then claim it."""
     if options.only is not None and options.shard is not None:
         raise ValueError("only and shard exclude each other: only already names the students")
-    started = time.perf_counter()
-    drafts = draw(exam, students, seed)
-    sampled = time.perf_counter() - started
-    engines = {d.student.id: engine_for(d.student, exam.engine) for d in drafts}
-    unknown = sorted((options.only or set()) - set(engines))
-    if unknown:
-        raise UnknownStudent(unknown[0])
-    if not options.tex_only:
-        for d in drafts:
-            require_engine(engines[d.student.id], d.student)
     docs = Documents(exam, options.renderer or renderer_for(exam))
-    formats = preflight(docs, drafts[0], engines[drafts[0].student.id], tex=not options.tex_only,
-                        student=drafts[1] if len(drafts) > 1 else None, formats_dir=formats_dir)
+    original = draw_original(exam, seed)
+    # The original's TeX (an external program) runs beside the drawing of everyone's numbers.
+    with ThreadPoolExecutor(1) as pool:
+        checked = pool.submit(preflight, docs, original, engine_for(original.student, exam.engine),
+                              tex=not options.tex_only, formats_dir=formats_dir)
+        started = time.perf_counter()
+        drafts = draw(exam, students, seed)
+        sampled = time.perf_counter() - started
+        engines = {d.student.id: engine_for(d.student, exam.engine) for d in drafts}
+        unknown = sorted((options.only or set()) - set(engines))
+        if unknown:
+            raise UnknownStudent(unknown[0])
+        if not options.tex_only:
+            for d in drafts:
+                require_engine(engines[d.student.id], d.student)
+        if len(drafts) > 1:
+            same_shape(drafts[0], drafts[1])
+        formats = checked.result()
     folder = OutputFolder(options.out)
     folder.claim(batch_stamp(exam, seed, students, drafts), options.replace)
     folder.sweep()

@@ -12,6 +12,7 @@ import multiprocessing
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,47 +140,53 @@ def _same_columns(original, student) -> None:
                             "slot's constraints fit the original (the number of steps, layers, tokens, the cell)")
 
 
-def preflight(docs: Documents, original: Draft, engine: str, tex: bool, student: Draft | None = None,
+def same_shape(original: Draft, student: Draft) -> None:
+    """Raise (QgenError) when the original's answers do not have the shape the slots give
+    every student (here: `student`): an input error, found before the folder is touched."""
+    solver = Solver()
+    _same_columns(solve_draft(original, solver), solve_draft(student, solver))
+
+
+def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
               formats_dir: Path | None = None) -> tuple[Format, ...]:
     """Render (and typeset) the ORIGINAL paper and key before touching the output folder;
     returns their preambles dumped as formats into `formats_dir`, for the batches.
 
     A template or header that cannot render, or renders to TeX that fails, is an input
-    error: reported once, naming the problem, with nothing written or removed; so is an
-    original whose answers do not have the shape the slot gives every student.
+    error: reported once, naming the problem, with nothing written or removed. The batches
+    get the formats only if the original typeset from them is, byte for byte, the original
+    typeset plainly (a family's preamble may do what a format does not keep).
     """
-    solver = Solver()
-    variant = solve_draft(original, solver)
-    if student is not None:
-        _same_columns(variant, solve_draft(student, solver))
+    variant = solve_draft(original, Solver())
     sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
     if not tex:
         return ()
     dumped = dict.fromkeys(dump_format(s, formats_dir, engine) for s in sources.values()) if formats_dir else {}
     formats = tuple(f for f in dumped if f is not None)
-    with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work:
-        for kind, source in sources.items():
+    with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work, ThreadPoolExecutor(4) as pool:
+        work = Path(work)
+
+        def typeset(kind: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
+            return run_tex(sources[kind], work, jobname=f"{kind}-{how}", engine=engine, timeout=120,
+                           formats=with_formats).read_bytes()
+
+        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}
+        fast = {kind: pool.submit(typeset, kind, "format", formats) for kind in sources} if formats else {}
+        for kind, future in plain.items():
             try:
-                formats = _typeset_original(source, Path(work), kind, engine, formats)
+                future.result()
             except TexError as exc:
-                where = trace(docs.marked().render(kind, [variant], engine), Path(work), engine)
+                where = trace(docs.marked().render(kind, [variant], engine), work, engine)
                 raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "
                                 "check the templates and the [header] of exam.toml") from None
+        for kind, future in fast.items():
+            try:
+                same = future.result() == plain[kind].result()
+            except TexError:
+                same = False
+            if not same:
+                return ()
     return formats
-
-
-def _typeset_original(source: str, work: Path, kind: str, engine: str,
-                      formats: tuple[Format, ...]) -> tuple[Format, ...]:
-    """Typeset the original's `kind`; the formats the batches may use after it: none when the
-    preamble does not survive a format (the original fails from one, typesets plainly)."""
-    try:
-        run_tex(source, work, jobname=kind, engine=engine, timeout=120, formats=formats)
-        return formats
-    except TexError:
-        if not formats:
-            raise
-    run_tex(source, work, jobname=kind, engine=engine, timeout=120)
-    return ()
 
 
 def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:

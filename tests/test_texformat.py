@@ -102,3 +102,23 @@ def test_the_header_typeset_once_and_copied_is_the_header_typeset_each_time(fold
         copied = run_tex(source, tmp_path / kind, jobname="copied").read_bytes()
         each = run_tex(_header_each_time(source), tmp_path / kind, jobname="each").read_bytes()
         assert copied == each, f"{folder.name} {kind}: the copied header changes the pages"
+
+
+@needs_tex
+def test_a_format_that_changes_the_original_is_not_given_to_the_batches(tmp_path):
+    """A \\pdfinfo at \\begin{document} is not kept by a format: the original typeset from one
+    differs from the plain original, so the run typesets plainly (and keeps the title)."""
+    from generator.work import preflight
+
+    class Titled(Documents):
+        def render(self, kind, variants, engine="pdflatex"):
+            source = super().render(kind, variants, engine)
+            return source.replace("\\begin{document}", "\\AtBeginDocument{\\pdfinfo{/Title (qgen title)}}\n"
+                                  "\\begin{document}", 1)
+
+    exam = load_exam(ROOT / "tests" / "data" / "q2-only")
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao")], exam.seed)
+    plain = Documents(exam, renderer_for(exam))
+    assert preflight(plain, drafts[0], "pdflatex", tex=True, formats_dir=tmp_path / "a")
+    assert preflight(Titled(exam, renderer_for(exam)), drafts[0], "pdflatex", tex=True,
+                     formats_dir=tmp_path / "b") == ()
