@@ -65,10 +65,22 @@ def _answer_columns(spec: Family, a: Answer, answers: dict, title: str) -> list[
     return out
 
 
+def _shape(value: Any) -> Any:
+    return tuple(_shape(v) for v in value) if isinstance(value, list) else None
+
+
+# Columns depend on the answers' shape only (how long each list is): made once per shape.
+_made: dict[tuple, tuple[Family, list[Column]]] = {}
+
+
 def slot_columns(spec: Family, question: str, slot_part: str, answers: dict) -> list[Column]:
     """Every column of one slot, for one student's answers (their lists fix how many there are)."""
-    return [c for a in spec.answers
-            for c in _answer_columns(spec, a, answers, part_title(question, slot_part, a.part))]
+    key = (id(spec), question, slot_part, tuple(_shape(answers[a.key]) for a in spec.answers))
+    made = _made.get(key)
+    if made is None or made[0] is not spec:
+        made = _made[key] = (spec, [c for a in spec.answers
+                                    for c in _answer_columns(spec, a, answers, part_title(question, slot_part, a.part))])
+    return list(made[1])
 
 
 def value_at(answers: dict, path: tuple) -> Any:

@@ -161,8 +161,6 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
     sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
     if not tex:
         return ()
-    dumped = dict.fromkeys(dump_format(s, formats_dir, engine) for s in sources.values()) if formats_dir else {}
-    formats = tuple(f for f in dumped if f is not None)
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work, ThreadPoolExecutor(4) as pool:
         work = Path(work)
 
@@ -170,7 +168,9 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
             return run_tex(sources[kind], work, jobname=f"{kind}-{how}", engine=engine, timeout=120,
                            formats=with_formats).read_bytes()
 
-        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}
+        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}    # while the format dumps
+        dumped = dict.fromkeys(dump_format(s, formats_dir, engine) for s in sources.values()) if formats_dir else {}
+        formats = tuple(f for f in dumped if f is not None)
         fast = {kind: pool.submit(typeset, kind, "format", formats) for kind in sources} if formats else {}
         for kind, future in plain.items():
             try:

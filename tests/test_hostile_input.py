@@ -311,3 +311,19 @@ def test_a_roster_needs_a_name_column_under_a_known_heading(tmp_path):
     assert students == [Student("21CS1", "Asha", 2)]
     with pytest.raises(QgenError, match=r"roster.csv:1: no name column"):
         load_roster(roster_file(tmp_path, "id,email\n21CS1,a@x\n"))
+
+
+@needs_tex
+def test_an_error_merging_papers_pdf_in_its_own_process_stops_the_run_by_name(tmp_path, monkeypatch):
+    """papers.pdf is merged in a forked process: what goes wrong there is raised by the run,
+    after the other writers finish, and no papers.pdf is left."""
+    from generator import pdfsplit
+
+    def broken(*args, **kwargs):
+        raise QgenError("papers.pdf: the disk is full")
+
+    monkeypatch.setattr(pdfsplit, "merge", broken)
+    with pytest.raises(QgenError, match="papers.pdf: the disk is full"):
+        generate(load_exam(Q2_EXAM), [Student("25BM00001", "Asha Rao")], 1, Options(tmp_path / "out", workers=1))
+    assert not (tmp_path / "out" / "papers.pdf").exists()
+    assert (tmp_path / "out" / "keybook.pdf").exists() and (tmp_path / "out" / "answers.json").exists()
