@@ -13,8 +13,8 @@ every batch of a run, so both are dumped once into a TeX format (`dump_format`),
 uncompressed (loading a gzipped one spends most of its time inflating it). A document that
 begins with a dumped preamble is typeset from the format, giving the same PDF bytes as a
 plain run (tested here, and checked on the original paper and key of every run before the
-batches use it); any other document is typeset plainly. The fonts of each
-PDF pdfTeX writes lose their unused subroutines (`t1subset`) before the PDF is split.
+batches use it); any other document is typeset plainly. The fonts of each PDF pdfTeX
+writes lose their unused subroutines (`t1subset`) before the PDF is split.
 """
 
 from __future__ import annotations

@@ -19,6 +19,14 @@ EXAMS = sorted(p.parent for p in (ROOT / "exams").glob("*/exam.toml"))
 DOC = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n%s\n\\end{document}\n"
 
 
+def _two_students(folder: Path) -> tuple[Documents, list]:
+    """The exam's documents and two students' variants, one of them with accents."""
+    exam = load_exam(folder)
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao"), Student("25BM00002", "Émile Ñúñez")], exam.seed)
+    solver = Solver()
+    return Documents(exam, renderer_for(exam)), [solve_draft(d, solver) for d in drafts]
+
+
 def _first_line(log: Path) -> str:
     return log.read_text(errors="replace").splitlines()[0]
 
@@ -26,11 +34,7 @@ def _first_line(log: Path) -> str:
 @needs_tex
 @pytest.mark.parametrize("folder", EXAMS, ids=lambda p: p.name)
 def test_a_batch_from_the_format_is_the_plain_batch_byte_for_byte(folder, tmp_path):
-    exam = load_exam(folder)
-    drafts = draw(exam, [Student("25BM00001", "Asha Rao"), Student("25BM00002", "Émile Ñúñez")], exam.seed)
-    solver = Solver()
-    variants = [solve_draft(d, solver) for d in drafts]
-    docs = Documents(exam, renderer_for(exam))
+    docs, variants = _two_students(folder)
     for kind in ("paper", "key"):
         source = docs.render(kind, variants)
         fmt = dump_format(source, tmp_path / "formats")
@@ -91,11 +95,7 @@ def _header_each_time(source: str) -> str:
 @needs_tex
 @pytest.mark.parametrize("folder", EXAMS, ids=lambda p: p.name)
 def test_the_header_typeset_once_and_copied_is_the_header_typeset_each_time(folder, tmp_path):
-    exam = load_exam(folder)
-    drafts = draw(exam, [Student("25BM00001", "Asha Rao"), Student("25BM00002", "Émile Ñúñez")], exam.seed)
-    solver = Solver()
-    docs = Documents(exam, renderer_for(exam))
-    variants = [solve_draft(d, solver) for d in drafts]
+    docs, variants = _two_students(folder)
     for kind in ("paper", "key"):
         source = docs.render(kind, variants)
         (tmp_path / kind).mkdir()
