@@ -148,15 +148,36 @@ def _split_fast(data: bytes, counts: list[int] | None, transform=None) -> list[b
     if transform is not None:
         transform(objects)
     header = data[:data.index(b"\n") + 1] + b"%\xd0\xd4\xc5\xd8\n"
+    parsed: dict[int, tuple[list[bytes], list[int]]] = {}      # shared by the outputs: fonts recur
     outputs = []
     start = 0
     for count in counts:
-        outputs.append(_assemble(header, objects, pages[start:start + count]))
+        outputs.append(_assemble(header, objects, pages[start:start + count], parsed))
         start += count
     return outputs
 
 
-def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: list[int]) -> bytes:
+def _parse(head: bytes) -> tuple[list[bytes], list[int]]:
+    """An object's dictionary cut at its references: the texts around them (a /Parent already
+    pointing at the new page tree, object 2) and the object numbers referred to, /Parent excluded."""
+    parts = _REF.split(_PARENT.sub(_PLACEHOLDER, head))
+    return [t.replace(_PLACEHOLDER, b"/Parent 2 0 R") for t in parts[::2]], [int(n) for n in parts[1::2]]
+
+
+def _renumbered(texts: list[bytes], refs: list[int], new: dict[int, int]) -> bytes:
+    out = [texts[0]]
+    for ref, text in zip(refs, texts[1:]):
+        out += (b"%d 0 R" % new[ref], text)
+    return b"".join(out)
+
+
+def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: list[int],
+              parsed: dict[int, tuple[list[bytes], list[int]]]) -> bytes:
+    def cut(num: int) -> tuple[list[bytes], list[int]]:
+        if num not in parsed:
+            parsed[num] = _parse(objects[num][0])
+        return parsed[num]
+
     new: dict[int, int] = {}       # old object number -> new (1 and 2: catalog and page tree)
     order: list[int] = []
     pending = list(reversed(pages))
@@ -166,27 +187,22 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
             continue
         new[num] = len(order) + 3
         order.append(num)
-        head = _PARENT.sub(b"", objects[num][0])
-        pending.extend(int(r.group(1)) for r in reversed(list(_REF.finditer(head))) if int(r.group(1)) not in new)
-
-    def renumber(head: bytes) -> bytes:
-        head = _PARENT.sub(_PLACEHOLDER, head)
-        head = _REF.sub(lambda m: b"%d 0 R" % new[int(m.group(1))], head)
-        return head.replace(_PLACEHOLDER, b"/Parent 2 0 R")
+        pending.extend(r for r in reversed(cut(num)[1]) if r not in new)
 
     out = bytearray(header)
     offsets = [0] * (len(order) + 3)
 
     def emit(num: int, body: bytes) -> None:
         offsets[num] = len(out)
-        out.extend(b"%d 0 obj\n" % num + body + b"\nendobj\n")
+        out.extend(b"%d 0 obj\n" % num)
+        out.extend(body)
+        out.extend(b"\nendobj\n")
 
     emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = b" ".join(b"%d 0 R" % new[p] for p in pages)
     emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages)))
     for num in order:
-        head, stream = objects[num]
-        emit(new[num], renumber(head) + stream)
+        emit(new[num], _renumbered(*parsed[num], new) + objects[num][1])
     xref = len(out)
     out.extend(b"xref\n0 %d\n0000000000 65535 f \n" % len(offsets))
     out.extend(b"".join(b"%010d 00000 n \n" % off for off in offsets[1:]))
@@ -267,11 +283,10 @@ class _Merger:
         if depth > 64:
             raise Unsupported("reference cycle")
         head, stream = objects[num]
-        for ref in sorted({int(r.group(1)) for r in _REF.finditer(_PARENT.sub(b"", head))}):
+        texts, refs = _parse(head)
+        for ref in sorted(set(refs)):
             self._place(objects, pages, numbers, ref, depth + 1)
-        body = _PARENT.sub(_PLACEHOLDER, head)
-        body = _REF.sub(lambda m: b"%d 0 R" % numbers[int(m.group(1))], body)
-        body = body.replace(_PLACEHOLDER, b"/Parent 2 0 R") + stream
+        body = _renumbered(texts, refs, numbers) + stream
         key = hashlib.sha256(body).digest()
         if num not in pages and key in self.seen:
             numbers[num] = self.seen[key]

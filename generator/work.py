@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import QgenError
-from .compile import Failure, Format, Job, Member, TexError, dump_format, run_job, run_tex, trace
+from .compile import BEGIN_DOCUMENT, Failure, Format, Job, Member, TexError, dump_format, run_job, run_tex, trace
 from .documents import KINDS, Documents
 from .files import atomic_write_text
 from .outdir import OutputFolder, complete_pdf, sha256
@@ -157,20 +157,28 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
     get the formats only if the original typeset from them is, byte for byte, the original
     typeset plainly (a family's preamble may do what a format does not keep).
     """
-    variant = solve_draft(original, Solver())
-    sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
     if not tex:
+        variant = solve_draft(original, Solver())
+        for kind, _ in KINDS:
+            docs.render(kind, [variant], engine)
         return ()
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work, ThreadPoolExecutor(4) as pool:
         work = Path(work)
+        # A shell renders the same preamble without students: its format dumps (the longest
+        # step here) while the original is solved, rendered and typeset plainly.
+        empty = _without_students(docs, engine) if formats_dir else []
+        dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(empty)]
+        variant = solve_draft(original, Solver())
+        sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
+        if formats_dir and not empty:
+            dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(sources.values())]
 
         def typeset(kind: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
             return run_tex(sources[kind], work, jobname=f"{kind}-{how}", engine=engine, timeout=120,
                            formats=with_formats).read_bytes()
 
-        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}    # while the format dumps
-        dumped = dict.fromkeys(dump_format(s, formats_dir, engine) for s in sources.values()) if formats_dir else {}
-        formats = tuple(f for f in dumped if f is not None)
+        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}
+        formats = tuple(f for f in dict.fromkeys(d.result() for d in dumps) if f is not None)
         fast = {kind: pool.submit(typeset, kind, "format", formats) for kind in sources} if formats else {}
         for kind, future in plain.items():
             try:
@@ -187,6 +195,20 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
             if not same:
                 return ()
     return formats
+
+
+def _without_students(docs: Documents, engine: str) -> list[str]:
+    """Each kind's document for no students; none when a shell cannot render one (then the
+    original's documents are dumped, and their errors reported as the original's)."""
+    try:
+        return [docs.render(kind, [], engine) for kind, _ in KINDS]
+    except Exception:
+        return []
+
+
+def _by_preamble(sources) -> list[str]:
+    """One source per distinct preamble: two dumps of one format would write the same file."""
+    return list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources}.values())
 
 
 def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:
