@@ -97,6 +97,14 @@ def as_float(value: Any) -> Any:
     return float(Fraction(value)) if isinstance(value, str) else float(value)
 
 
+def _rational_latex(p: int, q: int) -> str:
+    """What sympy's `latex` prints for the rational p/q (q > 0, in lowest terms): setting up
+    its printer costs more than the rest of rendering a key's numbers."""
+    if q == 1:
+        return str(p)
+    return f"{'- ' if p < 0 else ''}\\frac{{{abs(p)}}}{{{q}}}"
+
+
 def to_latex(value: Any) -> str:
     """LaTeX for one value, escaping anything that is plain text.
 
@@ -108,8 +116,8 @@ def to_latex(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, Fraction):
-        return sp.latex(sp.Rational(value.numerator, value.denominator))
+    if isinstance(value, (Fraction, sp.Rational)):
+        return _rational_latex(int(value.numerator), int(value.denominator))
     if isinstance(value, (float, sp.Float)):    # a float a template printed: 6 significant digits
         return NoEscape(decimal(value, significant=6))
     if isinstance(value, sp.Basic):

@@ -89,3 +89,20 @@ def test_paper_tex_holds_no_solution(q2_build):
     for path in (out / "tex" / "papers").glob("*.tex"):
         text = path.read_text()
         assert r"\boxed" not in text and "Solution." not in text and "SOLUTION KEY" not in text
+
+
+def test_rationals_print_as_sympy_prints_them():
+    # to_latex prints rationals itself (sympy's printer costs more than the rest of a key's
+    # rendering); over random numerators and denominators of every size it must agree.
+    import random
+    from fractions import Fraction
+
+    import sympy as sp
+    rng = random.Random(2022)
+    values = [sp.S.Zero, sp.S.One, sp.S.NegativeOne, sp.S.Half, sp.Rational(-1, 2), sp.Integer(10) ** 40]
+    for _ in range(5000):
+        p = rng.randint(-10 ** rng.randint(1, 30), 10 ** rng.randint(1, 30))
+        values.append(sp.Rational(p, rng.choice([1, rng.randint(1, 10 ** rng.randint(1, 15))])))
+    for v in values:
+        assert to_latex(v) == sp.latex(v)
+        assert to_latex(Fraction(int(v.p), int(v.q))) == sp.latex(v)
