@@ -20,6 +20,7 @@ from .spec import HEADER_KEYS, Exam
 from .values import decimal, from_json, to_latex
 
 KINDS = (("paper", "papers"), ("key", "keys"))    # document kind, its folder
+_BEGIN, _END = "\\qgenbeginstudent{%d}", "\\qgenendstudent{%d}\n"     # around each student's block
 
 
 def renderer_for(exam: Exam) -> Renderer:
@@ -33,6 +34,7 @@ class Documents:
     exam: Exam
     renderer: Renderer
     _bodies: dict = field(default_factory=dict)
+    _empty: dict = field(default_factory=dict)
 
     def _body(self, sv) -> dict:
         fam = sv.slot.family
@@ -60,6 +62,42 @@ class Documents:
     def render(self, kind: str, variants: list[Variant], engine: str = "pdflatex") -> str:
         return self.renderer.document(kind, self.header(), [self.student_context(v, kind) for v in variants],
                                       self.exam.families, engine)
+
+    def without_students(self, kind: str, engine: str = "pdflatex") -> str:
+        """The document for no students: its preamble and header, then \\end{document}."""
+        if (kind, engine) not in self._empty:
+            self._empty[kind, engine] = self.render(kind, [], engine)
+        return self._empty[kind, engine]
+
+    def render_each(self, kind: str, variants: list[Variant], engine: str = "pdflatex") -> tuple[str, list[str]]:
+        """The document of all `variants` (one TeX run) and each one's own document, as
+        `render(kind, [v])` gives it: cut from the first, which renders every student once."""
+        batch = self.render(kind, variants, engine)
+        own = self._cut(kind, batch, len(variants), engine)
+        # A shell whose header depends on the students, or whose blocks on their place in the
+        # document, is not cut: checked here on the last student of every batch.
+        if own is None or (len(variants) > 1 and own[-1] != self.render(kind, variants[-1:], engine)):
+            own = [self.render(kind, [v], engine) for v in variants]
+        return batch, own
+
+    def _cut(self, kind: str, batch: str, count: int, engine: str) -> list[str] | None:
+        """Each student's block of `batch` between the shell's header and its end, numbered as
+        the only student; None unless the blocks are exactly all that the students add."""
+        pos = batch.find(_BEGIN % 1)
+        if pos < 0:
+            return None
+        prefix, blocks = batch[:pos], []
+        for k in range(1, count + 1):
+            begin, end = _BEGIN % k, _END % k
+            stop = batch.find(end, pos) + len(end)
+            if not batch.startswith(begin, pos) or stop < len(end):
+                return None
+            blocks.append(batch[pos + len(begin):stop - len(end)])
+            pos = stop
+        suffix = batch[pos:]
+        if prefix + suffix != self.without_students(kind, engine):
+            return None
+        return [f"{prefix}{_BEGIN % 1}{block}{_END % 1}{suffix}" for block in blocks]
 
     def header(self) -> dict:
         return header_context(self.exam.header)

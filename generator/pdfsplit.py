@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 from pathlib import Path
 from typing import Callable
@@ -127,13 +128,11 @@ def _split_with_pypdf(data: bytes, counts: list[int] | None) -> list[bytes]:
     counts = [len(reader.pages)] if counts is None else counts
     if sum(counts) != len(reader.pages):
         raise PageCountError(f"{sum(counts)} pages asked for, {len(reader.pages)} in the PDF")
-    outputs, start = [], 0
-    for count in counts:
-        writer = PdfWriter()
-        for page in reader.pages[start:start + count]:
+    outputs, ends = [], list(itertools.accumulate(counts, initial=0))
+    for a, b in zip(ends, ends[1:]):
+        writer, buf = PdfWriter(), io.BytesIO()
+        for page in reader.pages[a:b]:
             writer.add_page(page)
-        start += count
-        buf = io.BytesIO()
         writer.write(buf)
         outputs.append(buf.getvalue())
     return outputs
@@ -149,12 +148,8 @@ def _split_fast(data: bytes, counts: list[int] | None, transform=None) -> list[b
         transform(objects)
     header = data[:data.index(b"\n") + 1] + b"%\xd0\xd4\xc5\xd8\n"
     parsed: dict[int, tuple[list[bytes], list[int]]] = {}      # shared by the outputs: fonts recur
-    outputs = []
-    start = 0
-    for count in counts:
-        outputs.append(_assemble(header, objects, pages[start:start + count], parsed))
-        start += count
-    return outputs
+    ends = list(itertools.accumulate(counts, initial=0))
+    return [_assemble(header, objects, pages[a:b], parsed) for a, b in zip(ends, ends[1:])]
 
 
 def _parse(head: bytes) -> tuple[list[bytes], list[int]]:
@@ -173,11 +168,6 @@ def _renumbered(texts: list[bytes], refs: list[int], new: dict[int, int]) -> byt
 
 def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: list[int],
               parsed: dict[int, tuple[list[bytes], list[int]]]) -> bytes:
-    def cut(num: int) -> tuple[list[bytes], list[int]]:
-        if num not in parsed:
-            parsed[num] = _parse(objects[num][0])
-        return parsed[num]
-
     new: dict[int, int] = {}       # old object number -> new (1 and 2: catalog and page tree)
     order: list[int] = []
     pending = list(reversed(pages))
@@ -187,7 +177,9 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
             continue
         new[num] = len(order) + 3
         order.append(num)
-        pending.extend(r for r in reversed(cut(num)[1]) if r not in new)
+        if num not in parsed:
+            parsed[num] = _parse(objects[num][0])
+        pending.extend(r for r in reversed(parsed[num][1]) if r not in new)
 
     out = bytearray(header)
     offsets = [0] * (len(order) + 3)
@@ -203,11 +195,14 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
     emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages)))
     for num in order:
         emit(new[num], _renumbered(*parsed[num], new) + objects[num][1])
-    xref = len(out)
-    out.extend(b"xref\n0 %d\n0000000000 65535 f \n" % len(offsets))
-    out.extend(b"".join(b"%010d 00000 n \n" % off for off in offsets[1:]))
-    out.extend(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets), xref))
+    out.extend(_xref(offsets[1:], len(out)))
     return bytes(out)
+
+
+def _xref(offsets: list[int], at: int) -> bytes:
+    """The cross-reference table of objects 1, 2, ... at `offsets`, and the trailer (catalog: 1)."""
+    return (b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+            + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, at))
 
 
 def merge(inputs: list[Path], target: Path, odd_starts: bool = True) -> int:
@@ -242,25 +237,19 @@ class _Merger:
 
     def __init__(self, out):
         self.out = out
-        self.pos = 0
         self.offsets: dict[int, int] = {}
         self.kids: list[int] = []
         self.seen: dict[bytes, int] = {}
-        self.next_num = 3              # 1 and 2: catalog and page tree, written last
+        self.numbers = itertools.count(3)      # 1 and 2: catalog and page tree, written last
         self.media = b"[0 0 595.276 841.89]"
-        self._write(b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n")
-
-    def _write(self, chunk: bytes) -> None:
-        self.out.write(chunk)
-        self.pos += len(chunk)
+        out.write(b"%PDF-1.5\n%\xd0\xd4\xc5\xd8\n")
 
     def emit(self, num: int, body: bytes) -> None:
-        self.offsets[num] = self.pos
-        self._write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
+        self.offsets[num] = self.out.tell()
+        self.out.write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
 
     def _new_number(self) -> int:
-        self.next_num += 1
-        return self.next_num - 1
+        return next(self.numbers)
 
     def add(self, path: Path, odd_starts: bool) -> None:
         data = path.read_bytes()
@@ -299,10 +288,7 @@ class _Merger:
         kids = b" ".join(b"%d 0 R" % k for k in self.kids)
         self.emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self.kids)))
         self.emit(1, b"<< /Type /Catalog /Pages 2 0 R >>")
-        xref = self.pos
-        self._write(b"xref\n0 %d\n0000000000 65535 f \n" % self.next_num)
-        self._write(b"".join(b"%010d 00000 n \n" % self.offsets[n] for n in range(1, self.next_num)))
-        self._write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (self.next_num, xref))
+        self.out.write(_xref([self.offsets[n] for n in range(1, len(self.offsets) + 1)], self.out.tell()))
         return len(self.kids)
 
 

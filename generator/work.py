@@ -69,31 +69,29 @@ class BatchWork:
             clock[0] = now
 
         variants = [solve_draft(d, self.solver) for d in self.batches[index]]
-        wanted = [(v, self.only is None or v.student.id in self.only) for v in variants]
         result.records = [student_record(v) for v in variants]
+        by_engine: dict[str, list] = {}      # a document per engine: pdfLaTeX, or LuaLaTeX for other scripts
+        for v in variants:
+            by_engine.setdefault(self.engines[v.student.id], []).append((v, self.only is None or v.student.id in self.only))
         lap("solve")
+        documents = []
         for kind, folder in KINDS:
-            for v, want in wanted:
-                if want:
-                    tex = self.docs.render(kind, [v], self.engines[v.student.id])
-                    atomic_write_text(self.folder.path / "tex" / folder / f"{v.student.id}.tex", tex)
+            for engine, group in by_engine.items():
+                tex, own = self.docs.render_each(kind, [v for v, _ in group], engine)
+                for (v, want), single in zip(group, own):
+                    if want:
+                        atomic_write_text(self.folder.path / "tex" / folder / f"{v.student.id}.tex", single)
+                documents.append((kind, folder, engine, group, tex))
         lap("render")
         if not self.tex_only:
-            for kind, folder in KINDS:
-                by_engine: dict[str, list] = {}
-                for v, want in wanted:
-                    by_engine.setdefault(self.engines[v.student.id], []).append((v, want))
-                for engine, group in by_engine.items():
-                    self._typeset(kind, folder, engine, group, result, lap)
+            for document in documents:
+                self._typeset(*document, result)
             lap("compile")
             shutil.rmtree(self.folder.scratch(), ignore_errors=True)
         return index, result
 
-    def _typeset(self, kind: str, folder: str, engine: str, group: list, result: Outcome, lap) -> None:
+    def _typeset(self, kind: str, folder: str, engine: str, group: list, tex: str, result: Outcome) -> None:
         """One document for the group's students (reused from the cache when unchanged), split."""
-        lap("compile")
-        tex = self.docs.render(kind, [v for v, _ in group], engine)
-        lap("render")
         digest = hashlib.sha256(f"{engine}\n{tex}".encode()).hexdigest()
         cached = [self.folder.cache / f"{digest}-{i}.pdf" for i in range(len(group))]
         result.cached.update(c.name for c in cached)
@@ -201,7 +199,7 @@ def _without_students(docs: Documents, engine: str) -> list[str]:
     """Each kind's document for no students; none when a shell cannot render one (then the
     original's documents are dumped, and their errors reported as the original's)."""
     try:
-        return [docs.render(kind, [], engine) for kind, _ in KINDS]
+        return [docs.without_students(kind, engine) for kind, _ in KINDS]
     except Exception:
         return []
 
