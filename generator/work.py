@@ -153,7 +153,8 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
     A template or header that cannot render, or renders to TeX that fails, is an input
     error: reported once, naming the problem, with nothing written or removed. The batches
     get the formats only if the original typeset from them is, byte for byte, the original
-    typeset plainly (a family's preamble may do what a format does not keep).
+    typeset plainly (a family's preamble may do what a format does not keep); its paper and
+    key are typeset as one document for this when they share a preamble.
     """
     if not tex:
         variant = solve_draft(original, Solver())
@@ -171,28 +172,45 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
         if formats_dir and not empty:
             dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(sources.values())]
 
-        def typeset(kind: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
-            return run_tex(sources[kind], work, jobname=f"{kind}-{how}", engine=engine, timeout=120,
+        checked = _together(sources)
+
+        def typeset(name: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
+            return run_tex({**sources, **checked}[name], work, jobname=f"{name}-{how}", engine=engine, timeout=120,
                            formats=with_formats).read_bytes()
 
-        plain = {kind: pool.submit(typeset, kind, "plain", ()) for kind in sources}
+        plain = {name: pool.submit(typeset, name, "plain", ()) for name in checked}
         formats = tuple(f for f in dict.fromkeys(d.result() for d in dumps) if f is not None)
-        fast = {kind: pool.submit(typeset, kind, "format", formats) for kind in sources} if formats else {}
-        for kind, future in plain.items():
+        fast = {name: pool.submit(typeset, name, "format", formats) for name in checked} if formats else {}
+        if any(future.exception() for future in plain.values()):
+            for kind in sources:        # which of them fails, and where: each typeset alone
+                try:
+                    typeset(kind, "alone", ())
+                except TexError as exc:
+                    where = trace(docs.marked().render(kind, [variant], engine), work, engine)
+                    raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): "
+                                    f"{exc.detail}; check the templates and the [header] of exam.toml") from None
+            return ()       # each alone but not both together: the format is not checked
+        for name, future in fast.items():
             try:
-                future.result()
-            except TexError as exc:
-                where = trace(docs.marked().render(kind, [variant], engine), work, engine)
-                raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): {exc.detail}; "
-                                "check the templates and the [header] of exam.toml") from None
-        for kind, future in fast.items():
-            try:
-                same = future.result() == plain[kind].result()
+                same = future.result() == plain[name].result()
             except TexError:
                 same = False
             if not same:
                 return ()
     return formats
+
+
+BOTH = "both"
+
+
+def _together(sources: dict[str, str]) -> dict[str, str]:
+    """What preflight typesets: the paper and the key as one document when they share their
+    preamble (one TeX run reads it once), else each alone."""
+    paper, key = sources["paper"], sources["key"]
+    cut, end = paper.find(BEGIN_DOCUMENT) + len(BEGIN_DOCUMENT), paper.rfind("\\end{document}")
+    if cut < len(BEGIN_DOCUMENT) or end < cut or key[:cut] != paper[:cut]:
+        return sources
+    return {BOTH: paper[:end] + key[cut:]}
 
 
 def _without_students(docs: Documents, engine: str) -> list[str]:

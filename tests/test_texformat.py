@@ -122,3 +122,25 @@ def test_a_format_that_changes_the_original_is_not_given_to_the_batches(tmp_path
     assert preflight(plain, drafts[0], "pdflatex", tex=True, formats_dir=tmp_path / "a")
     assert preflight(Titled(exam, renderer_for(exam)), drafts[0], "pdflatex", tex=True,
                      formats_dir=tmp_path / "b") == ()
+
+
+@needs_tex
+@pytest.mark.parametrize("kind", ["paper", "key"])
+def test_preflight_names_which_of_the_originals_documents_does_not_typeset(kind, tmp_path):
+    """Preflight typesets the original's paper and key as one document; when it fails, the
+    error still names the document and the shell's line."""
+    from generator import QgenError
+    from generator.registry import family_roots
+    from generator.render import Renderer
+    from generator.work import preflight
+
+    exam = load_exam(ROOT / "tests" / "data" / "q2-only")
+    shell = (ROOT / "templates" / f"{kind}.tex.j2").read_text()
+    broken = shell.replace("\\BLOCK{ endblock }", "\\oops\\BLOCK{ endblock }", 1)
+    assert broken != shell
+    (tmp_path / f"{kind}.tex.j2").write_text(broken)
+    docs = Documents(exam, Renderer([tmp_path], family_roots(exam.family_dirs)))
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao")], exam.seed)
+    with pytest.raises(QgenError, match=rf"the {kind} of the original paper does not typeset "
+                                        rf"\(.*{kind}\.tex\.j2:\d+: .*Undefined control sequence"):
+        preflight(docs, drafts[0], "pdflatex", tex=True, formats_dir=tmp_path / "formats")
