@@ -28,7 +28,7 @@ from .render import Renderer
 from .roster import Student
 from .spec import Exam
 from .work import BatchWork, Outcome, preflight, run_batches, same_shape
-from .writers import Batch, write_all
+from .writers import Batch, prepare_all, write_all
 from .writers.answers import AnswersCsv, AnswersJson, ResponsesTemplate
 from .writers.manifest import Manifest
 from .writers.prints import KeyBook, PapersPdf
@@ -170,7 +170,13 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
             and (options.only is None or any(d.student.id in options.only for d in batch))]
     work = BatchWork(docs, batches, engines, folder, options.tex_only, options.only, formats)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo)))
-    results = run_batches(work, todo, workers, options.progress)
+    prepared: dict = {}
+
+    def prepare(records: list[dict]) -> None:      # answers.json, the key book, ... while TeX runs
+        early = Batch(exam, seed, drafts, engines, records, folder, docs.renderer, options.batch_size, options.tex_only)
+        prepared.update(prepare_all(early, WRITERS))
+
+    results = run_batches(work, todo, workers, options.progress, prepare if full else None)
 
     total = Outcome(seconds={"sample": sampled})
     for index in sorted(results):      # roster order, whatever order the batches finished in
@@ -183,7 +189,7 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
     if batch is None:
         log("answers.json and the print files are left to a full run (this folder has none yet)")
         return total
-    seconds = write_all(batch, WRITERS)
+    seconds = write_all(batch, WRITERS, prepared)
     made = len(drafts) if full else len(options.only)
     log(f"wrote answers.json, answers.csv, responses-template.csv and {2 * made} .tex files for {made} "
         f"paper{'s' * (made != 1)}")

@@ -11,10 +11,13 @@ import hashlib
 import multiprocessing
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import connection
 from pathlib import Path
+from typing import Callable
 
 from . import QgenError
 from .compile import BEGIN_DOCUMENT, Failure, Format, Job, Member, TexError, dump_format, run_job, run_tex, trace
@@ -58,6 +61,7 @@ class BatchWork:
     only: frozenset[str] | None
     formats: tuple[Format, ...] = ()      # preambles dumped by preflight
     solver: Solver = field(default_factory=Solver)
+    answers_out: AnswerPost | None = None     # each batch's answers, sent before its TeX runs
 
     def __call__(self, index: int) -> tuple[int, Outcome]:
         clock = [time.perf_counter()]
@@ -70,6 +74,8 @@ class BatchWork:
 
         variants = [solve_draft(d, self.solver) for d in self.batches[index]]
         result.records = [student_record(v) for v in variants]
+        if self.answers_out is not None:
+            self.answers_out.send(index, result.records)
         by_engine: dict[str, list] = {}      # a document per engine: pdfLaTeX, or LuaLaTeX for other scripts
         for v in variants:
             by_engine.setdefault(self.engines[v.student.id], []).append((v, self.only is None or v.student.id in self.only))
@@ -227,10 +233,58 @@ def _by_preamble(sources) -> list[str]:
     return list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources}.values())
 
 
-def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dict[int, Outcome]:
+class AnswerPost:
+    """Each batch's answers, from the worker that solved it to a thread of the parent, before
+    the batch's TeX runs. Pipes rather than a queue: the parent wakes its thread itself when
+    a batch fails (a worker stopped mid-send may hold a queue's lock for ever)."""
+
+    def __init__(self):
+        context = multiprocessing.get_context("fork")
+        self._inbox, self._outbox = context.Pipe(duplex=False)
+        self._stopped, self._stop = context.Pipe(duplex=False)
+        self._lock = context.Lock()
+
+    def send(self, index: int, records: list[dict]) -> None:
+        with self._lock:
+            self._outbox.send((index, records))
+
+    def stop(self) -> None:
+        """After the workers are gone: a message one was sending when stopped ends (EOF)."""
+        self._outbox.close()
+        self._stop.send(None)
+
+    def gather(self, count: int, on_answers: Callable[[list[dict]], None]) -> None:
+        batches: dict[int, list[dict]] = {}
+        try:
+            while len(batches) < count:
+                if self._inbox not in connection.wait([self._inbox, self._stopped]):
+                    return
+                index, records = self._inbox.recv()
+                batches[index] = records
+        except (EOFError, OSError):     # stopped mid-message: the run is failing anyway
+            return
+        on_answers([r for index in sorted(batches) for r in batches[index]])
+
+    def close(self) -> None:
+        for end in (self._inbox, self._stopped, self._stop):
+            end.close()
+
+
+def run_batches(work: BatchWork, todo: list[int], workers: int, progress,
+                on_answers: Callable[[list[dict]], None] | None = None) -> dict[int, Outcome]:
+    """Every batch in `todo`, by `workers` processes; `on_answers` gets every student's answers
+    (answers.json's entries, roster order) as soon as the last batch is solved, in a thread of
+    its own, while the batches are typeset, and is done when this returns."""
     results: dict[int, Outcome] = {}
+    gather = None
+    if on_answers is not None:
+        work.answers_out = AnswerPost()
+        todo = sorted(todo, key=lambda i: len(work.batches[i]))     # a short batch first: every answer sooner
     # Forked workers inherit the batch work and the loaded families without pickling them.
     pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (work,)) if workers > 1 else None
+    if on_answers is not None:      # started after the fork: a child gets no copy of a running thread
+        gather = threading.Thread(target=work.answers_out.gather, args=(len(todo), on_answers))
+        gather.start()
     try:
         for index, outcome in (pool.imap_unordered(_in_worker, todo) if pool else map(work, todo)):
             results[index] = outcome
@@ -239,6 +293,9 @@ def run_batches(work: BatchWork, todo: list[int], workers: int, progress) -> dic
     finally:
         if pool:
             pool.terminate()
+        if gather is not None:
+            work.answers_out.stop()         # wakes the thread, should a batch have failed
+            gather.join()
+            work.answers_out.close()
+            work.answers_out = None
     return results
-
-

@@ -6,6 +6,7 @@ sandboxed with a timeout; a failing student is reported while the others are wri
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import uuid
@@ -327,3 +328,66 @@ def test_an_error_merging_papers_pdf_in_its_own_process_stops_the_run_by_name(tm
         generate(load_exam(Q2_EXAM), [Student("25BM00001", "Asha Rao")], 1, Options(tmp_path / "out", workers=1))
     assert not (tmp_path / "out" / "papers.pdf").exists()
     assert (tmp_path / "out" / "keybook.pdf").exists() and (tmp_path / "out" / "answers.json").exists()
+
+
+@needs_tex
+def test_a_key_book_that_does_not_typeset_stops_the_run_by_name_after_every_pdf(tmp_path):
+    """The key book is typeset while the batches are (from the answers alone); its error is
+    still raised by the run, once every student's PDFs are made, and no keybook.pdf is left."""
+    exam_dir = tmp_path / "exam"
+    shutil.copytree(Q2_EXAM, exam_dir)
+    (exam_dir / "templates").mkdir()
+    shell = (Path(__file__).parent.parent / "templates" / "keybook.tex.j2").read_text()
+    (exam_dir / "templates" / "keybook.tex.j2").write_text(shell.replace("\\end{document}", "\\oops\n\\end{document}"))
+    students = [Student("A1", "Alice"), Student("B2", "Bob")]
+    with pytest.raises(QgenError, match=r"keybook.pdf: .*Undefined control sequence"):
+        generate(load_exam(exam_dir), students, 1, Options(tmp_path / "out", batch_size=1, workers=2))
+    out = tmp_path / "out"
+    assert all((out / kind / f"{s.id}.pdf").exists() for s in students for kind in ("papers", "keys"))
+    assert not (out / "keybook.pdf").exists() and (out / "answers.json").exists()
+
+
+def test_what_a_writer_prepared_for_other_answers_is_not_written(tmp_path):
+    """A writer's work prepared while the PDFs are made is used only for the same answers."""
+    from generator.documents import renderer_for
+    from generator.outdir import OutputFolder
+    from generator.writers import Batch, prepare_all, write_all
+    from generator.writers.answers import AnswersJson
+
+    exam = load_exam(Q2_EXAM)
+    generate(exam, [Student("A1", "Alice"), Student("B2", "Bob")], 1, Options(tmp_path / "run", tex_only=True))
+    records = json.loads((tmp_path / "run" / "answers.json").read_text())["students"]
+    folder = OutputFolder(tmp_path / "out")
+    folder.path.mkdir()
+
+    def batch(rs):
+        return Batch(exam, 1, [], {}, rs, folder, renderer_for(exam), 100, tex_only=True)
+
+    early = prepare_all(batch(records), [AnswersJson()])
+    write_all(batch(records[:2]), [AnswersJson()], early)
+    assert [s["id"] for s in json.loads((folder.path / "answers.json").read_text())["students"]] == \
+        [r["id"] for r in records[:2]]
+    write_all(batch(records), [AnswersJson()], early)
+    assert (folder.path / "answers.json").read_text() == early["answers.json"].value
+
+
+@needs_tex
+def test_a_batch_that_raises_stops_the_run_while_the_answers_are_being_gathered(tmp_path, monkeypatch):
+    """Batches send their answers to the parent before their TeX runs; a batch that raises
+    still stops the run with its error (no wait for answers that never come)."""
+    from generator import work
+
+    solve = work.solve_draft
+
+    def failing(draft, solver):
+        if draft.student.id == "C3":
+            raise QgenError("student C3: the disk is full")
+        return solve(draft, solver)
+
+    monkeypatch.setattr(work, "solve_draft", failing)
+    students = [Student("A1", "Alice"), Student("B2", "Bob"), Student("C3", "Carol")]
+    started = time.perf_counter()
+    with pytest.raises(QgenError, match="student C3: the disk is full"):
+        generate(load_exam(Q2_EXAM), students, 1, Options(tmp_path / "out", batch_size=1, workers=2))
+    assert time.perf_counter() - started < 60
+    assert not (tmp_path / "out" / "answers.json").exists()

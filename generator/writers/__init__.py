@@ -11,6 +11,7 @@ import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import QgenError
 from ..compile import Failure
@@ -40,7 +41,12 @@ class Batch:
 
 
 class Writer:
-    """One output file (or a few that belong together) of a batch."""
+    """One output file (or a few that belong together) of a batch.
+
+    `prepare` may do the work that needs only the answers (no PDF), on a batch whose PDFs are
+    still being made; `write` then gets what it returned, for the same answers, and puts the
+    file in place (or leaves it out) when the batch is done, as it would have without it.
+    """
     files: tuple[str, ...] = ()
     reads_outputs: bool = False     # reads the other writers' files (the manifest): runs after them
     external: bool = False          # spends its time in another program (TeX): started first
@@ -49,8 +55,41 @@ class Writer:
     def applies(self, batch: Batch) -> bool:
         return True
 
-    def write(self, batch: Batch) -> None:
+    def prepare(self, batch: Batch) -> Any:
+        return None
+
+    def write(self, batch: Batch, prepared: Any = None) -> None:
         raise NotImplementedError
+
+
+def prepare_all(batch: Batch, writers: list[Writer]) -> dict[str, _Prepared]:
+    """Every writer's `prepare` on a batch whose PDFs are not made yet, side by side; by the
+    writer's files, with the answers it was prepared for (an error is kept for `write`)."""
+    def one(writer: Writer) -> tuple[Any, float]:
+        started = time.perf_counter()
+        try:
+            value = writer.prepare(batch)
+        except Exception as exc:     # raised again where the writer writes, as without preparing
+            value = _Failed(exc)
+        return value, time.perf_counter() - started
+
+    todo = sorted((w for w in writers if w.applies(batch)), key=lambda w: not w.external)
+    with ThreadPoolExecutor(2) as pool:
+        done = dict(zip(todo, pool.map(one, todo)))
+    return {", ".join(w.files): _Prepared(batch.records, value, secs) for w, (value, secs) in done.items()
+            if value is not None}
+
+
+@dataclass
+class _Failed:
+    error: Exception
+
+
+@dataclass
+class _Prepared:
+    records: list[dict]      # the answers it was made from
+    value: Any
+    seconds: float
 
 
 def _in_child(writer: Writer, batch: Batch, conn) -> None:
@@ -64,17 +103,22 @@ def _in_child(writer: Writer, batch: Batch, conn) -> None:
         conn.close()
 
 
-def write_all(batch: Batch, writers: list[Writer]) -> dict[str, float]:
+def write_all(batch: Batch, writers: list[Writer], prepared: dict[str, _Prepared] | None = None) -> dict[str, float]:
     """Run every writer that applies: those that read no other output side by side (TeX
     typesets the key book and a forked process merges papers.pdf while Python writes the
-    rest, two threads at a time), then the others in order; returns the seconds each took
-    (for bench/)."""
+    rest, two threads at a time), then the others in order, each given what `prepare_all`
+    prepared for it when the answers are the same; returns the seconds each took (for bench/)."""
     seconds = {}
 
     def run(writer: Writer) -> None:
-        started = time.perf_counter()
-        writer.write(batch)
-        seconds[", ".join(writer.files)] = time.perf_counter() - started
+        started, name = time.perf_counter(), ", ".join(writer.files)
+        done = (prepared or {}).get(name)
+        if done is not None and done.records is not batch.records and done.records != batch.records:
+            done = None     # prepared for other answers
+        if done is not None and isinstance(done.value, _Failed):
+            raise done.value.error
+        writer.write(batch, done.value if done else None)
+        seconds[name] = time.perf_counter() - started + (done.seconds if done else 0.0)
 
     todo = [w for w in writers if w.applies(batch)]
     side_by_side = sorted((w for w in todo if not w.reads_outputs), key=lambda w: not w.external)

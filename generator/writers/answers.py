@@ -17,10 +17,11 @@ from . import Batch, Writer
 class AnswersJson(Writer):
     files = ("answers.json",)
 
-    def write(self, batch: Batch) -> None:
-        doc = answers_document(batch.exam, batch.seed, batch.records)
-        atomic_write_text(batch.folder.path / "answers.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n",
-                          durable=True)
+    def prepare(self, batch: Batch) -> str:
+        return json.dumps(answers_document(batch.exam, batch.seed, batch.records), indent=1, ensure_ascii=False) + "\n"
+
+    def write(self, batch: Batch, prepared: str | None = None) -> None:
+        atomic_write_text(batch.folder.path / "answers.json", prepared or self.prepare(batch), durable=True)
 
 
 def csv_row(record: dict, slots: dict) -> dict[str, Any]:
@@ -56,10 +57,12 @@ def answers_csv(rows: list[dict]) -> str:
 class AnswersCsv(Writer):
     files = ("answers.csv",)
 
-    def write(self, batch: Batch) -> None:
+    def prepare(self, batch: Batch) -> str:
         slots = {s.name: s for s in batch.exam.slots}
-        atomic_write_text(batch.folder.path / "answers.csv", answers_csv([csv_row(r, slots) for r in batch.records]),
-                          durable=True)
+        return answers_csv([csv_row(r, slots) for r in batch.records])
+
+    def write(self, batch: Batch, prepared: str | None = None) -> None:
+        atomic_write_text(batch.folder.path / "answers.csv", prepared or self.prepare(batch), durable=True)
 
 
 class ResponsesTemplate(Writer):
@@ -67,7 +70,7 @@ class ResponsesTemplate(Writer):
     student types, headed as in answers.csv), to build a form or an LMS quiz from."""
     files = ("responses-template.csv",)
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, prepared: None = None) -> None:
         slots = slot_records(batch.exam, batch.records[0])
         typed = [c["header"] for s in slots for c in s["columns"] if c["typed"] and c["kind"] == "number"]
         buf = io.StringIO()

@@ -44,7 +44,7 @@ class Manifest(Writer):
     def applies(self, batch: Batch) -> bool:
         return not batch.tex_only
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, prepared: None = None) -> None:
         out = batch.folder.path
         prints = {name: sha256(out / name) for name in ("papers.pdf", "keybook.pdf") if (out / name).exists()}
         used = {t for t in batch.templates.values() if t}

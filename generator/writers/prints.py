@@ -4,7 +4,6 @@ so neither is written when a student's documents failed."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,7 +25,7 @@ class PapersPdf(_PrintFile):
     files = ("papers.pdf",)
     own_process = True      # merging a thousand PDFs is a few seconds of Python
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, prepared: None = None) -> None:
         papers = [batch.folder.path / "papers" / f"{d.student.id}.pdf" for d in batch.drafts
                   if d.student.id != ORIGINAL_ID]
         pdfsplit.merge(papers, batch.folder.path / "papers.pdf", odd_starts=True)
@@ -36,19 +35,21 @@ class KeyBook(_PrintFile):
     files = ("keybook.pdf",)
     external = True
 
-    def write(self, batch: Batch) -> None:
+    def prepare(self, batch: Batch) -> bytes:
+        """The key book's PDF, typeset from the answers alone (in a folder of its own: the
+        output folder's scratch space belongs to the batches meanwhile)."""
         records = sorted((r for r in batch.records if r["id"] != ORIGINAL_ID), key=lambda r: r["id"].casefold())
         slots = {s.name: s for s in batch.exam.slots}
         engine = LUALATEX if LUALATEX in batch.engines.values() else PDFLATEX
         tex = batch.renderer.render("keybook.tex.j2", exam=header_context(batch.exam.header),
                                     students=[keybook_entry(r, slots) for r in records],
                                     unicode_engine=engine == LUALATEX, fallback_fonts=FALLBACK_FONTS)
-        scratch = batch.folder.scratch()
-        scratch.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=scratch) as work:
+        with tempfile.TemporaryDirectory(prefix="qgen-keybook-") as work:
             try:
                 pdf = run_tex(tex, Path(work), jobname="keybook", engine=engine)
             except TexError as exc:
                 raise QgenError(f"keybook.pdf: {exc}: {exc.detail}") from None
-            atomic_write_bytes(batch.folder.path / "keybook.pdf", shrink(pdf.read_bytes()))
-        shutil.rmtree(scratch, ignore_errors=True)
+            return shrink(pdf.read_bytes())
+
+    def write(self, batch: Batch, prepared: bytes | None = None) -> None:
+        atomic_write_bytes(batch.folder.path / "keybook.pdf", prepared or self.prepare(batch))
