@@ -15,6 +15,7 @@ import hashlib
 import io
 import itertools
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -147,27 +148,26 @@ def _split_fast(data: bytes, counts: list[int] | None, transform=None) -> list[b
     if transform is not None:
         transform(objects)
     header = data[:data.index(b"\n") + 1] + b"%\xd0\xd4\xc5\xd8\n"
-    parsed: dict[int, tuple[list[bytes], list[int]]] = {}      # shared by the outputs: fonts recur
     ends = list(itertools.accumulate(counts, initial=0))
-    return [_assemble(header, objects, pages[a:b], parsed) for a, b in zip(ends, ends[1:])]
+    return [_assemble(header, objects, pages[a:b]) for a, b in zip(ends, ends[1:])]
 
 
-def _parse(head: bytes) -> tuple[list[bytes], list[int]]:
+@lru_cache(maxsize=4096)     # a batch's outputs share their fonts, and its students most dictionaries
+def _parse(head: bytes) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
     """An object's dictionary cut at its references: the texts around them (a /Parent already
     pointing at the new page tree, object 2) and the object numbers referred to, /Parent excluded."""
     parts = _REF.split(_PARENT.sub(_PLACEHOLDER, head))
-    return [t.replace(_PLACEHOLDER, b"/Parent 2 0 R") for t in parts[::2]], [int(n) for n in parts[1::2]]
+    return tuple(t.replace(_PLACEHOLDER, b"/Parent 2 0 R") for t in parts[::2]), tuple(int(n) for n in parts[1::2])
 
 
-def _renumbered(texts: list[bytes], refs: list[int], new: dict[int, int]) -> bytes:
+def _renumbered(texts: tuple[bytes, ...], refs: tuple[int, ...], new: dict[int, int]) -> bytes:
     out = [texts[0]]
     for ref, text in zip(refs, texts[1:]):
         out += (b"%d 0 R" % new[ref], text)
     return b"".join(out)
 
 
-def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: list[int],
-              parsed: dict[int, tuple[list[bytes], list[int]]]) -> bytes:
+def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: list[int]) -> bytes:
     new: dict[int, int] = {}       # old object number -> new (1 and 2: catalog and page tree)
     order: list[int] = []
     pending = list(reversed(pages))
@@ -177,9 +177,7 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
             continue
         new[num] = len(order) + 3
         order.append(num)
-        if num not in parsed:
-            parsed[num] = _parse(objects[num][0])
-        pending.extend(r for r in reversed(parsed[num][1]) if r not in new)
+        pending.extend(r for r in reversed(_parse(objects[num][0])[1]) if r not in new)
 
     out = bytearray(header)
     offsets = [0] * (len(order) + 3)
@@ -194,7 +192,7 @@ def _assemble(header: bytes, objects: dict[int, tuple[bytes, bytes]], pages: lis
     kids = b" ".join(b"%d 0 R" % new[p] for p in pages)
     emit(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages)))
     for num in order:
-        emit(new[num], _renumbered(*parsed[num], new) + objects[num][1])
+        emit(new[num], _renumbered(*_parse(objects[num][0]), new) + objects[num][1])
     out.extend(_xref(offsets[1:], len(out)))
     return bytes(out)
 
@@ -248,9 +246,6 @@ class _Merger:
         self.offsets[num] = self.out.tell()
         self.out.write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
 
-    def _new_number(self) -> int:
-        return next(self.numbers)
-
     def add(self, path: Path, odd_starts: bool) -> None:
         data = path.read_bytes()
         objects = _objects(data)
@@ -261,7 +256,7 @@ class _Merger:
         m = re.search(rb"/MediaBox\s*(\[[^\]]*\])", objects[pages[-1]][0])
         self.media = m.group(1) if m else self.media
         if odd_starts and len(pages) % 2:
-            blank = self._new_number()
+            blank = next(self.numbers)
             self.emit(blank, b"<< /Type /Page /Parent 2 0 R /MediaBox %s /Resources << >> >>" % self.media)
             self.kids.append(blank)
 
@@ -280,7 +275,7 @@ class _Merger:
         if num not in pages and key in self.seen:
             numbers[num] = self.seen[key]
             return numbers[num]
-        numbers[num] = self.seen[key] = self._new_number()
+        numbers[num] = self.seen[key] = next(self.numbers)
         self.emit(numbers[num], body)
         return numbers[num]
 

@@ -6,7 +6,8 @@ typeset (`generator.work`). Batches depend only on the roster order and the batc
 the same inputs always give byte-identical files, `only` rebuilds one student identically,
 and shards merge into the same output. Then the writers (`generator.writers`) make
 answers.json, answers.csv, the print files and the manifest, from the whole batch: after
-`only`, the other students' entries come from the folder's earlier run.
+`only`, the other students' entries come from the folder's earlier run. In a full run, what
+needs only the answers (answers.json, the key book) is prepared while the batches are typeset.
 """
 
 from __future__ import annotations
