@@ -28,7 +28,8 @@ from .plan import batch_stamp, draw, draw_original
 from .render import Renderer
 from .roster import Student
 from .spec import Exam
-from .work import BatchWork, Outcome, preflight, run_batches, same_shape
+from .preflight import preflight, same_shape
+from .work import BatchWork, Outcome, run_batches
 from .writers import Batch, prepare_all, write_all
 from .writers.answers import AnswersCsv, AnswersJson, ResponsesTemplate
 from .writers.manifest import Manifest

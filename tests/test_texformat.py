@@ -68,7 +68,7 @@ def test_no_format_for_another_engine_or_a_fragment(tmp_path):
 @needs_tex
 def test_a_preamble_that_does_not_survive_a_format_is_read_by_every_run(tmp_path, monkeypatch):
     """A format TeX cannot load (here: a corrupt file) costs time, never papers."""
-    import generator.work as work
+    import generator.preflight as preflight
     from generator.compile import Format
     from generator.run import Options, generate
 
@@ -77,7 +77,7 @@ def test_a_preamble_that_does_not_survive_a_format_is_read_by_every_run(tmp_path
         (folder / "broken.fmt").write_bytes(b"not a format")
         return Format(source[:source.find("\\begin{document}")], folder / "broken")
 
-    monkeypatch.setattr(work, "dump_format", broken)
+    monkeypatch.setattr(preflight, "dump_format", broken)
     exam = load_exam(ROOT / "tests" / "data" / "q2-only")
     result = generate(exam, [Student("25BM00001", "Asha Rao")], exam.seed, Options(tmp_path / "out", workers=1))
     assert not result.failures
@@ -108,7 +108,7 @@ def test_the_header_typeset_once_and_copied_is_the_header_typeset_each_time(fold
 def test_a_format_that_changes_the_original_is_not_given_to_the_batches(tmp_path):
     """A \\pdfinfo at \\begin{document} is not kept by a format: the original typeset from one
     differs from the plain original, so the run typesets plainly (and keeps the title)."""
-    from generator.work import preflight
+    from generator.preflight import preflight
 
     class Titled(Documents):
         def render(self, kind, variants, engine="pdflatex"):
@@ -132,7 +132,7 @@ def test_preflight_names_which_of_the_originals_documents_does_not_typeset(kind,
     from generator import QgenError
     from generator.registry import family_roots
     from generator.render import Renderer
-    from generator.work import preflight
+    from generator.preflight import preflight
 
     exam = load_exam(ROOT / "tests" / "data" / "q2-only")
     shell = (ROOT / "templates" / f"{kind}.tex.j2").read_text()
