@@ -173,9 +173,11 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
     work = BatchWork(docs, batches, engines, folder, options.tex_only, options.only, formats)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo)))
     prepared: dict = {}
+    answers: list[dict] = []
 
     def prepare(records: list[dict]) -> None:      # answers.json, the key book, ... while TeX runs
-        early = Batch(exam, seed, drafts, engines, records, folder, docs.renderer, options.batch_size, options.tex_only)
+        answers.extend(records)
+        early = Batch(exam, seed, drafts, engines, answers, folder, docs.renderer, options.batch_size, options.tex_only)
         prepared.update(prepare_all(early, WRITERS))
 
     results = run_batches(work, todo, workers, options.progress, prepare if full else None)
@@ -183,6 +185,8 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
     total = Outcome(seconds={"sample": sampled})
     for index in sorted(results):      # roster order, whatever order the batches finished in
         total.absorb(results[index])
+    if full:
+        total.records = answers
     if total.reused:
         log(f"reused {total.reused} unchanged PDFs")
     if options.shard is not None:

@@ -70,8 +70,9 @@ class BatchWork:
 
         variants = [solve_draft(d, self.solver) for d in self.batches[index]]
         result.records = [student_record(v) for v in variants]
-        if self.answers_out is not None:
+        if self.answers_out is not None:    # the parent has them: sent once, not twice
             self.answers_out.send(index, result.records)
+            result.records = []
         by_engine: dict[str, list] = {}      # a document per engine: pdfLaTeX, or LuaLaTeX for other scripts
         for v in variants:
             by_engine.setdefault(self.engines[v.student.id], []).append((v, self.only is None or v.student.id in self.only))
@@ -169,7 +170,8 @@ def run_batches(work: BatchWork, todo: list[int], workers: int, progress,
                 on_answers: Callable[[list[dict]], None] | None = None) -> dict[int, Outcome]:
     """Every batch in `todo`, by `workers` processes; `on_answers` gets every student's answers
     (answers.json's entries, roster order) as soon as the last batch is solved, in a thread of
-    its own, while the batches are typeset, and is done when this returns."""
+    its own, while the batches are typeset, and is done when this returns (the outcomes then
+    carry no answers)."""
     results: dict[int, Outcome] = {}
     gather = None
     if on_answers is not None:
