@@ -19,8 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from pypdf import PdfReader, PdfWriter
-
 from .files import atomic_file, atomic_write_bytes
 
 _REF = re.compile(rb"(\d+)\s+0\s+R\b")
@@ -125,6 +123,7 @@ def _root(data: bytes) -> int:
 
 
 def _split_with_pypdf(data: bytes, counts: list[int] | None) -> list[bytes]:
+    from pypdf import PdfReader, PdfWriter      # imported when needed: a tenth of qgen's start-up
     reader = PdfReader(io.BytesIO(data))
     counts = [len(reader.pages)] if counts is None else counts
     if sum(counts) != len(reader.pages):
@@ -216,6 +215,7 @@ def merge(inputs: list[Path], target: Path, odd_starts: bool = True) -> int:
 
 
 def _merge_with_pypdf(inputs: list[Path], target: Path, odd_starts: bool) -> int:
+    from pypdf import PdfReader, PdfWriter
     writer = PdfWriter()
     for path in inputs:
         reader = PdfReader(path)
