@@ -75,8 +75,9 @@ class Documents:
         batch = self.render(kind, variants, engine)
         own = self._cut(kind, batch, len(variants), engine)
         # A shell whose header depends on the students, or whose blocks on their place in the
-        # document, is not cut: checked here on the last student of every batch.
-        if own is None or (len(variants) > 1 and own[-1] != self.render(kind, variants[-1:], engine)):
+        # document, is not cut: checked here on the first and last students of every batch.
+        if own is None or (len(variants) > 1 and (own[0] != self.render(kind, variants[:1], engine)
+                                                  or own[-1] != self.render(kind, variants[-1:], engine))):
             own = [self.render(kind, [v], engine) for v in variants]
         return batch, own
 
@@ -95,7 +96,10 @@ class Documents:
             blocks.append(batch[pos + len(begin):stop - len(end)])
             pos = stop
         suffix = batch[pos:]
-        if prefix + suffix != self.without_students(kind, engine):
+        try:
+            if prefix + suffix != self.without_students(kind, engine):
+                return None
+        except Exception:       # a shell that needs a student (its errors are the student's to report)
             return None
         return [f"{prefix}{_BEGIN % 1}{block}{_END % 1}{suffix}" for block in blocks]
 

@@ -71,6 +71,10 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
 
         plain = {name: pool.submit(typeset, name, "plain", ()) for name in checked}
         formats = tuple(f for f in dict.fromkeys(d.result() for d in dumps) if f is not None)
+        if formats_dir and not all(any(s.startswith(f.preamble) for f in formats) for s in sources.values()):
+            # A shell whose preamble depends on the students: the original's own, checked below.
+            formats = tuple(f for f in dict.fromkeys(dump_format(s, formats_dir, engine)
+                                                     for s in _by_preamble(sources.values())) if f is not None)
         fast = {name: pool.submit(typeset, name, "format", formats) for name in checked} if formats else {}
         if any(future.exception() for future in plain.values()):
             for kind in sources:        # which of them fails, and where: each typeset alone

@@ -1,6 +1,6 @@
 """Typesetting a roster in batches, in worker processes: each batch is solved, checked,
 rendered and typeset as one document per kind, split into one PDF per student, and placed.
-A batch's answers go to the parent as soon as it is solved, before its TeX runs.
+In a full run, a batch's answers go to the parent as soon as it is solved, before its TeX runs.
 
 PDFs are cached under `.cache/` by the hash of their batch document: a batch whose document
 did not change is not typeset again, even after a run killed with -9.
@@ -18,6 +18,7 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Callable
 
+from . import QgenError
 from .compile import Failure, Format, Job, Member, run_job
 from .documents import KINDS, Documents
 from .files import atomic_write_text
@@ -139,13 +140,18 @@ class AnswerPost:
         self._inbox, self._outbox = context.Pipe(duplex=False)
         self._stopped, self._stop = context.Pipe(duplex=False)
         self._lock = context.Lock()
+        self._stopping = threading.Event()
+        self.delivered = False
+        self.failed: BaseException | None = None
 
     def send(self, index: int, records: list[dict]) -> None:
         with self._lock:
             self._outbox.send((index, records))
 
     def stop(self) -> None:
-        """After the workers are gone: a message one was sending when stopped ends (EOF)."""
+        """The run is failing: the thread stops waiting (a message a worker was sending when
+        stopped ends at EOF) and hands nothing on."""
+        self._stopping.set()
         self._outbox.close()
         self._stop.send(None)
 
@@ -157,9 +163,12 @@ class AnswerPost:
                     return
                 index, records = self._inbox.recv()
                 batches[index] = records
-        except (EOFError, OSError):     # stopped mid-message: the run is failing anyway
-            return
-        on_answers([r for index in sorted(batches) for r in batches[index]])
+            if not self._stopping.is_set():
+                on_answers([r for index in sorted(batches) for r in batches[index]])
+                self.delivered = True
+        except BaseException as exc:
+            if not self._stopping.is_set():     # else: stopped mid-message (EOF), the run is failing anyway
+                self.failed = exc               # raised by run_batches, in the parent's thread
 
     def close(self) -> None:
         for end in (self._inbox, self._stopped, self._stop):
@@ -168,31 +177,37 @@ class AnswerPost:
 
 def run_batches(work: BatchWork, todo: list[int], workers: int, progress,
                 on_answers: Callable[[list[dict]], None] | None = None) -> dict[int, Outcome]:
-    """Every batch in `todo`, by `workers` processes; `on_answers` gets every student's answers
-    (answers.json's entries, roster order) as soon as the last batch is solved, in a thread of
-    its own, while the batches are typeset, and is done when this returns (the outcomes then
-    carry no answers)."""
+    """Every batch in `todo`, by `workers` processes. In a full run, `on_answers` gets every
+    student's answers (answers.json's entries, roster order) as soon as the last batch is
+    solved, in a thread of its own, while the batches are typeset; it is done when this
+    returns, and the outcomes then carry no answers."""
     results: dict[int, Outcome] = {}
-    gather = None
-    if on_answers is not None:
-        work.answers_out = AnswerPost()
-        todo = sorted(todo, key=lambda i: len(work.batches[i]))     # a short batch first: every answer sooner
-    # Forked workers inherit the batch work and the loaded families without pickling them.
-    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (work,)) if workers > 1 else None
-    if on_answers is not None:      # started after the fork: a child gets no copy of a running thread
-        gather = threading.Thread(target=work.answers_out.gather, args=(len(todo), on_answers))
-        gather.start()
+    post = pool = gather = None
+    finished = False
     try:
+        if on_answers is not None:
+            post = work.answers_out = AnswerPost()
+            todo = sorted(todo, key=lambda i: len(work.batches[i]))     # a short batch first: every answer sooner
+        # Forked workers inherit the batch work and the loaded families without pickling them.
+        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (work,)) if workers > 1 else None
+        if post is not None:    # started after the fork: a child gets no copy of a running thread
+            gather = threading.Thread(target=post.gather, args=(len(todo), on_answers), daemon=True)
+            gather.start()
         for index, outcome in (pool.imap_unordered(_in_worker, todo) if pool else map(work, todo)):
             results[index] = outcome
             if progress:
                 progress(sum(work.only is None or d.student.id in work.only for d in work.batches[index]))
+        finished = True
     finally:
         if pool:
             pool.terminate()
-        if gather is not None:
-            work.answers_out.stop()         # wakes the thread, should a batch have failed
-            gather.join()
-            work.answers_out.close()
+        if post is not None:
+            if not finished:
+                post.stop()
+            if gather is not None:      # a failing run does not wait for the writers' preparing
+                gather.join(None if finished else 1.0)
+            post.close()
             work.answers_out = None
+    if post is not None and not post.delivered:
+        raise QgenError(f"the batches' answers did not reach the writers: {post.failed}")
     return results

@@ -38,6 +38,8 @@ def test_each_students_document_cut_from_the_batch_is_the_document_rendered_alon
 
 
 def test_a_shell_whose_header_or_blocks_depend_on_the_students_renders_each_alone(tmp_path):
+    """Whatever the header or a student's block does with the other students (or needs one),
+    each student's own document is the document rendered for that student alone."""
     exam = load_exam(ROOT / "exams" / "cs60010-ct2")
     variants = _variants(exam)
     shell = (ROOT / "templates" / "paper.tex.j2").read_text()
@@ -45,7 +47,9 @@ def test_a_shell_whose_header_or_blocks_depend_on_the_students_renders_each_alon
     assert body in shell
     for changed in (shell + "\\BLOCK{ block banner }\\BLOCK{ for s in students if s.id == '25BM00004' }Late: "
                     "\\VAR{ s.name }\\BLOCK{ endfor }\\BLOCK{ endblock }",
-                    shell.replace(body, body + "\\BLOCK{ if students|length > 1 }(one of several)\\BLOCK{ endif }\n")):
+                    shell + "\\BLOCK{ block banner }First: \\VAR{ students[0].id }\\BLOCK{ endblock }",
+                    shell.replace(body, body + "\\BLOCK{ if students|length > 1 }(one of several)\\BLOCK{ endif }\n"),
+                    shell.replace(body, body + "\\BLOCK{ if students|last != s }(more follow)\\BLOCK{ endif }\n")):
         (tmp_path / "paper.tex.j2").write_text(changed)
         docs = Documents(exam, Renderer([tmp_path], family_roots(exam.family_dirs)))
         batch, own = docs.render_each("paper", variants)

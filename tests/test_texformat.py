@@ -144,3 +144,21 @@ def test_preflight_names_which_of_the_originals_documents_does_not_typeset(kind,
     with pytest.raises(QgenError, match=rf"the {kind} of the original paper does not typeset "
                                         rf"\(.*{kind}\.tex\.j2:\d+: .*Undefined control sequence"):
         preflight(docs, drafts[0], "pdflatex", tex=True, formats_dir=tmp_path / "formats")
+
+
+@needs_tex
+def test_a_preamble_that_depends_on_the_students_is_dumped_from_the_originals_documents(tmp_path):
+    """The format is dumped from the shell's documents without students while the original is
+    solved; when the original's preamble is another, the batches get a format of its own."""
+    from generator.preflight import preflight
+
+    class PerStudent(Documents):
+        def render(self, kind, variants, engine="pdflatex"):
+            source = super().render(kind, variants, engine)
+            return source.replace("\\begin{document}", "\\def\\qgenseen{1}\n\\begin{document}", 1) if variants else source
+
+    exam = load_exam(ROOT / "tests" / "data" / "q2-only")
+    drafts = draw(exam, [Student("25BM00001", "Asha Rao")], exam.seed)
+    docs = PerStudent(exam, renderer_for(exam))
+    formats = preflight(docs, drafts[0], "pdflatex", tex=True, formats_dir=tmp_path / "formats")
+    assert formats and all("\\qgenseen" in f.preamble for f in formats)

@@ -21,7 +21,8 @@ class AnswersJson(Writer):
         return json.dumps(answers_document(batch.exam, batch.seed, batch.records), indent=1, ensure_ascii=False) + "\n"
 
     def write(self, batch: Batch, prepared: str | None = None) -> None:
-        atomic_write_text(batch.folder.path / "answers.json", prepared or self.prepare(batch), durable=True)
+        text = prepared if prepared is not None else self.prepare(batch)
+        atomic_write_text(batch.folder.path / "answers.json", text, durable=True)
 
 
 def csv_row(record: dict, slots: dict) -> dict[str, Any]:
@@ -62,7 +63,8 @@ class AnswersCsv(Writer):
         return answers_csv([csv_row(r, slots) for r in batch.records])
 
     def write(self, batch: Batch, prepared: str | None = None) -> None:
-        atomic_write_text(batch.folder.path / "answers.csv", prepared or self.prepare(batch), durable=True)
+        text = prepared if prepared is not None else self.prepare(batch)
+        atomic_write_text(batch.folder.path / "answers.csv", text, durable=True)
 
 
 class ResponsesTemplate(Writer):

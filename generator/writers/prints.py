@@ -52,4 +52,5 @@ class KeyBook(_PrintFile):
             return shrink(pdf.read_bytes())
 
     def write(self, batch: Batch, prepared: bytes | None = None) -> None:
-        atomic_write_bytes(batch.folder.path / "keybook.pdf", prepared or self.prepare(batch))
+        pdf = prepared if prepared is not None else self.prepare(batch)
+        atomic_write_bytes(batch.folder.path / "keybook.pdf", pdf)
