@@ -28,13 +28,11 @@ def _exact(value: Any) -> Any:
         return {k: _exact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_exact(v) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(value)
+    if isinstance(value, float):
         return Fraction(str(value))
     return value
-
-
-def _same(a: dict, b: dict) -> bool:
-    return _exact(a) == _exact(b)
 
 
 @dataclass(frozen=True)
@@ -89,10 +87,11 @@ def _draw_slot(exam: Exam, seed: int, student: Student, slot: Slot, attempt: int
     if student.id == ORIGINAL_ID:
         return slot, slot.original, attempt
     rng = rng_for(seed, exam.id, student.id, slot.name, attempt)
+    original = _exact(slot.original)
     try:
         for _ in range(ORIGINAL_TRIES):
             params = slot.family.sample(rng, slot.constraints)
-            if slot.allow_original or not _same(params, slot.original):
+            if slot.allow_original or _exact(params) != original:
                 return slot, params, attempt
     except ConstraintError as exc:
         raise QgenError(f"{slot.where}: slot '{slot.name}': {exc}") from None
