@@ -64,9 +64,10 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
             dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(sources.values())]
 
         checked = _together(sources)
+        documents = {**sources, **checked}
 
         def typeset(name: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
-            return run_tex({**sources, **checked}[name], work, jobname=f"{name}-{how}", engine=engine, timeout=120,
+            return run_tex(documents[name], work, jobname=f"{name}-{how}", engine=engine, timeout=120,
                            formats=with_formats).read_bytes()
 
         plain = {name: pool.submit(typeset, name, "plain", ()) for name in checked}

@@ -171,7 +171,7 @@ class AnswerPost:
                 self.failed = exc               # raised by run_batches, in the parent's thread
 
     def close(self) -> None:
-        for end in (self._inbox, self._stopped, self._stop):
+        for end in (self._inbox, self._outbox, self._stopped, self._stop):     # closing twice is harmless
             end.close()
 
 
