@@ -30,7 +30,7 @@ from .roster import Student
 from .spec import Exam
 from .preflight import preflight, same_shape
 from .work import BatchWork, Outcome, run_batches
-from .writers import Batch, prepare_all, write_all
+from .writers import Batch, Preparing, write_all
 from .writers.answers import AnswersCsv, AnswersJson, ResponsesTemplate
 from .writers.manifest import Manifest
 from .writers.prints import KeyBook, PapersPdf
@@ -172,21 +172,24 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
             and (options.only is None or any(d.student.id in options.only for d in batch))]
     work = BatchWork(docs, batches, engines, folder, options.tex_only, options.only, formats)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo)))
-    prepared: dict = {}
-    answers: list[dict] = []
+    prepared: list[Preparing] = []
 
     def prepare(records: list[dict]) -> None:      # answers.json, the key book, ... while TeX runs
-        answers.extend(records)
-        early = Batch(exam, seed, drafts, engines, answers, folder, docs.renderer, options.batch_size, options.tex_only)
-        prepared.update(prepare_all(early, WRITERS))
+        early = Batch(exam, seed, drafts, engines, records, folder, docs.renderer, options.batch_size, options.tex_only)
+        prepared.append(Preparing(early, WRITERS))
 
-    results = run_batches(work, todo, workers, options.progress, prepare if full else None)
+    try:
+        results = run_batches(work, todo, workers, options.progress, prepare if full else None)
+    except BaseException:
+        for preparing in prepared:
+            preparing.cancel()
+        raise
 
     total = Outcome(seconds={"sample": sampled})
     for index in sorted(results):      # roster order, whatever order the batches finished in
         total.absorb(results[index])
     if full:
-        total.records = answers
+        total.records = prepared[0].records
     if total.reused:
         log(f"reused {total.reused} unchanged PDFs")
     if options.shard is not None:
@@ -195,7 +198,7 @@ def _generate(exam: Exam, students: list[Student], seed: int, options: Options, 
     if batch is None:
         log("answers.json and the print files are left to a full run (this folder has none yet)")
         return total
-    seconds = write_all(batch, WRITERS, prepared)
+    seconds = write_all(batch, WRITERS, prepared[0] if prepared else None)
     made = len(drafts) if full else len(options.only)
     log(f"wrote answers.json, answers.csv, responses-template.csv and {2 * made} .tex files for {made} "
         f"paper{'s' * (made != 1)}")

@@ -316,9 +316,9 @@ def test_a_roster_needs_a_name_column_under_a_known_heading(tmp_path):
 
 
 @needs_tex
-def test_an_error_merging_papers_pdf_in_its_own_process_stops_the_run_by_name(tmp_path, monkeypatch):
-    """papers.pdf is merged in a forked process: what goes wrong there is raised by the run,
-    after the other writers finish, and no papers.pdf is left."""
+def test_an_error_merging_papers_pdf_stops_the_run_by_name_after_the_other_writers(tmp_path, monkeypatch):
+    """papers.pdf is merged beside the other writers: what goes wrong there is raised by the
+    run, after the other writers finish, and no papers.pdf is left."""
     from generator import pdfsplit
 
     def broken(*args, **kwargs):
@@ -346,6 +346,40 @@ def test_a_key_book_that_does_not_typeset_stops_the_run_by_name_after_every_pdf(
     out = tmp_path / "out"
     assert all((out / kind / f"{s.id}.pdf").exists() for s in students for kind in ("papers", "keys"))
     assert not (out / "keybook.pdf").exists() and (out / "answers.json").exists()
+
+
+def test_a_file_that_needs_no_preparing_is_written_while_another_is_still_being_prepared(tmp_path):
+    """The key book's TeX may still run when the batches end: papers.pdf is merged meanwhile,
+    not after it (the slow writer's preparing waits here for the other file to be written)."""
+    from generator.outdir import OutputFolder
+    from generator.writers import Batch, Preparing, Writer, write_all
+
+    written = threading.Event()
+
+    class Slow(Writer):
+        files, external = ("slow.txt",), True
+
+        def prepare(self, batch):
+            return "prepared" if written.wait(30) else "waited in vain"
+
+        def write(self, batch, prepared=None):
+            (batch.folder.path / "slow.txt").write_text(prepared)
+
+    class Quick(Writer):
+        files = ("quick.txt",)
+
+        def write(self, batch, prepared=None):
+            (batch.folder.path / "quick.txt").write_text("quick")
+            written.set()
+
+    folder = OutputFolder(tmp_path / "out")
+    folder.path.mkdir()
+    batch = Batch(load_exam(Q2_EXAM), 1, [], {}, [], folder, None, 100, tex_only=True)
+    writers = [Slow(), Quick()]
+    started = time.perf_counter()
+    write_all(batch, writers, Preparing(batch, writers))
+    assert (folder.path / "slow.txt").read_text() == "prepared"
+    assert time.perf_counter() - started < 20
 
 
 def test_what_a_writer_prepared_for_other_answers_is_not_written(tmp_path):
@@ -413,7 +447,7 @@ def test_answers_that_do_not_reach_the_writers_stop_the_run(tmp_path, monkeypatc
     def broken(batch, writers):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(run, "prepare_all", broken)
+    monkeypatch.setattr(run, "Preparing", broken)
     with pytest.raises(QgenError, match="the batches' answers did not reach the writers: out of memory"):
         generate(load_exam(Q2_EXAM), [Student("A1", "Alice")], 1, Options(tmp_path / "out", workers=1))
     assert not (tmp_path / "out" / "answers.json").exists()

@@ -106,3 +106,27 @@ def test_rationals_print_as_sympy_prints_them():
     for v in values:
         assert to_latex(v) == sp.latex(v)
         assert to_latex(Fraction(int(v.p), int(v.q))) == sp.latex(v)
+
+
+def test_answers_json_and_the_manifest_are_the_text_the_standard_encoder_gives(q2_build):
+    # json_text indents by itself (the standard encoder's pure-Python indenting costs more than
+    # building the document); it must give json.dumps(indent=1, ensure_ascii=False) exactly.
+    import random
+
+    from generator.files import json_text
+    out, _, _ = q2_build
+    for name in ("answers.json", "manifest.json"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert json_text(json.loads(text)) == text
+    rng = random.Random(7)
+
+    def value(depth):
+        pick = rng.randrange(9 if depth < 4 else 5)
+        return [lambda: rng.randint(-10 ** 20, 10 ** 20), lambda: rng.uniform(-1e6, 1e6), lambda: None,
+                lambda: rng.random() < 0.5, lambda: "".join(rng.choice('aé"\\\n\t\u2028x/') for _ in range(rng.randrange(5))),
+                lambda: [value(depth + 1) for _ in range(rng.randrange(4))],
+                lambda: tuple(value(depth + 1) for _ in range(rng.randrange(3))),
+                lambda: {f"k{rng.randrange(9)}é": value(depth + 1) for _ in range(rng.randrange(4))},
+                lambda: {}][pick]()
+    for obj in [value(0) for _ in range(2000)] + [float("nan"), {1: [float("inf")]}, {"a": {True: None}}]:
+        assert json_text(obj) == json.dumps(obj, indent=1, ensure_ascii=False) + "\n"

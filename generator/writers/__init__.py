@@ -7,13 +7,11 @@ responses template) is a new writer, not a change to the run.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import QgenError
 from ..compile import Failure
 from ..outdir import OutputFolder
 from ..plan import Draft
@@ -50,7 +48,6 @@ class Writer:
     files: tuple[str, ...] = ()
     reads_outputs: bool = False     # reads the other writers' files (the manifest): runs after them
     external: bool = False          # spends its time in another program (TeX): started first
-    own_process: bool = False       # long pure-Python work: runs in a forked process beside the rest
 
     def applies(self, batch: Batch) -> bool:
         return True
@@ -60,24 +57,6 @@ class Writer:
 
     def write(self, batch: Batch, prepared: Any = None) -> None:
         raise NotImplementedError
-
-
-def prepare_all(batch: Batch, writers: list[Writer]) -> dict[str, _Prepared]:
-    """Every writer's `prepare` on a batch whose PDFs are not made yet, side by side; by the
-    writer's files, with the answers it was prepared for (an error is kept for `write`)."""
-    def one(writer: Writer) -> tuple[Any, float]:
-        started = time.perf_counter()
-        try:
-            value = writer.prepare(batch)
-        except Exception as exc:     # raised again where the writer writes, as without preparing
-            value = _Failed(exc)
-        return value, time.perf_counter() - started
-
-    todo = sorted((w for w in writers if w.applies(batch)), key=lambda w: not w.external)
-    with ThreadPoolExecutor(2) as pool:
-        done = dict(zip(todo, pool.map(one, todo)))
-    return {", ".join(w.files): _Prepared(batch.records, value, secs) for w, (value, secs) in done.items()
-            if value is not None}
 
 
 @dataclass
@@ -92,27 +71,59 @@ class _Prepared:
     seconds: float
 
 
-def _in_child(writer: Writer, batch: Batch, conn) -> None:
-    started = time.perf_counter()
-    try:
-        writer.write(batch)
-        conn.send((None, time.perf_counter() - started))
-    except BaseException as exc:    # reported to the parent, which raises it there
-        conn.send((f"{exc}" if isinstance(exc, QgenError) else f"{type(exc).__name__}: {exc}", 0.0))
-    finally:
-        conn.close()
+class Preparing:
+    """Every writer's `prepare` on a batch whose PDFs are not made yet, in threads of their
+    own (the external ones first); `write_all` waits for each writer's when it writes it, so
+    a file that needs no preparing (papers.pdf) is not held up by one that does (the key
+    book's TeX). An error is kept, and raised where the writer writes, as without preparing."""
+
+    def __init__(self, batch: Batch, writers: list[Writer]):
+        self.records = batch.records
+        todo = sorted((w for w in writers if w.applies(batch)), key=lambda w: not w.external)
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="qgen-prepare")
+        self._futures = {", ".join(w.files): self._pool.submit(self._one, w, batch) for w in todo}
+        self._pool.shutdown(wait=False)      # its threads end with the last future
+
+    @staticmethod
+    def _one(writer: Writer, batch: Batch) -> tuple[Any, float]:
+        started = time.perf_counter()
+        try:
+            value = writer.prepare(batch)
+        except Exception as exc:
+            value = _Failed(exc)
+        return value, time.perf_counter() - started
+
+    def get(self, name: str) -> _Prepared | None:
+        """What was prepared for the writer of `name`, once it is (None: nothing to use)."""
+        future = self._futures.get(name)
+        if future is None:
+            return None
+        value, seconds = future.result()
+        return None if value is None else _Prepared(self.records, value, seconds)
+
+    def cancel(self) -> None:
+        """The run is failing: what has not started will not; what runs ends on its own."""
+        for future in self._futures.values():
+            future.cancel()
 
 
-def write_all(batch: Batch, writers: list[Writer], prepared: dict[str, _Prepared] | None = None) -> dict[str, float]:
-    """Run every writer that applies: those that read no other output side by side (TeX
-    typesets the key book and a forked process merges papers.pdf while Python writes the
-    rest, two threads at a time), then the others in order, each given what `prepare_all`
-    prepared for it when the answers are the same; returns the seconds each took (for bench/)."""
+def prepare_all(batch: Batch, writers: list[Writer]) -> dict[str, _Prepared]:
+    """Every writer's `prepare`, waited for: by the writer's files (see `Preparing`)."""
+    preparing = Preparing(batch, writers)
+    return {name: done for name in preparing._futures if (done := preparing.get(name)) is not None}
+
+
+def write_all(batch: Batch, writers: list[Writer], prepared: Preparing | dict[str, _Prepared] | None = None) \
+        -> dict[str, float]:
+    """Run every writer that applies: those that read no other output side by side, a
+    thread each (TeX typesets the key book while Python merges papers.pdf and writes the
+    rest), then the others in order, each given what was prepared for it when the answers
+    are the same; returns the seconds each took (for bench/)."""
     seconds = {}
 
     def run(writer: Writer) -> None:
         started, name = time.perf_counter(), ", ".join(writer.files)
-        done = (prepared or {}).get(name)
+        done = prepared.get(name) if prepared is not None else None
         if done is not None and done.records is not batch.records and done.records != batch.records:
             done = None     # prepared for other answers
         if done is not None and isinstance(done.value, _Failed):
@@ -122,28 +133,11 @@ def write_all(batch: Batch, writers: list[Writer], prepared: dict[str, _Prepared
 
     todo = [w for w in writers if w.applies(batch)]
     side_by_side = sorted((w for w in todo if not w.reads_outputs), key=lambda w: not w.external)
-    context = multiprocessing.get_context("fork")
-    children = []
-    for writer in (w for w in side_by_side if w.own_process):     # forked before any thread starts
-        ours, theirs = context.Pipe(duplex=False)
-        child = context.Process(target=_in_child, args=(writer, batch, theirs), daemon=True)
-        child.start()
-        theirs.close()
-        children.append((writer, child, ours))
-    errors = []
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(run, [w for w in side_by_side if not w.own_process]))
-    finally:
-        for writer, child, conn in children:      # never left running behind an error
-            try:
-                error, seconds[", ".join(writer.files)] = conn.recv()
-            except EOFError:
-                error = f"the process writing {', '.join(writer.files)} stopped"
-            child.join()
-            errors += [error] if error else []
-    if errors:
-        raise QgenError(errors[0])
+    if side_by_side:
+        with ThreadPoolExecutor(len(side_by_side)) as pool:
+            futures = [pool.submit(run, w) for w in side_by_side]
+        for future in futures:      # every writer has finished: the first error, in order
+            future.result()
     for writer in todo:
         if writer.reads_outputs:
             run(writer)

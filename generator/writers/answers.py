@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from ..columns import slot_columns, value_at
-from ..files import atomic_write_text
+from ..files import atomic_write_text, json_text
 from ..values import decimal
 from ..plan import answers_document, slot_records
 from . import Batch, Writer
@@ -18,7 +17,7 @@ class AnswersJson(Writer):
     files = ("answers.json",)
 
     def prepare(self, batch: Batch) -> str:
-        return json.dumps(answers_document(batch.exam, batch.seed, batch.records), indent=1, ensure_ascii=False) + "\n"
+        return json_text(answers_document(batch.exam, batch.seed, batch.records))
 
     def write(self, batch: Batch, prepared: str | None = None) -> None:
         text = prepared if prepared is not None else self.prepare(batch)

@@ -5,14 +5,13 @@ current set, and every earlier set a student's files still come from); the print
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 from functools import cache
 from importlib import metadata
 
 from .. import __version__
-from ..files import atomic_write_text
+from ..files import atomic_write_text, json_text
 from ..outdir import sha256
 from ..seeding import seed_material
 from . import Batch, Writer
@@ -67,4 +66,4 @@ class Manifest(Writer):
                 "templates": batch.templates.get(d.student.id),
             } for d in batch.drafts],
         }
-        atomic_write_text(out / "manifest.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n", durable=True)
+        atomic_write_text(out / "manifest.json", json_text(doc), durable=True)

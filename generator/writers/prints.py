@@ -23,7 +23,6 @@ class _PrintFile(Writer):
 
 class PapersPdf(_PrintFile):
     files = ("papers.pdf",)
-    own_process = True      # merging a thousand PDFs is a few seconds of Python
 
     def write(self, batch: Batch, prepared: None = None) -> None:
         papers = [batch.folder.path / "papers" / f"{d.student.id}.pdf" for d in batch.drafts
