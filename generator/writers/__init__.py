@@ -72,8 +72,8 @@ class _Prepared:
 
 
 class Preparing:
-    """Every writer's `prepare` on a batch whose PDFs are not made yet, in threads of their
-    own (the external ones first); `write_all` waits for each writer's when it writes it, so
+    """Every writer's `prepare` on a batch whose PDFs are not made yet, two threads at a time
+    (the external ones first); `write_all` waits for each writer's when it writes it, so
     a file that needs no preparing (papers.pdf) is not held up by one that does (the key
     book's TeX). An error is kept, and raised where the writer writes, as without preparing."""
 
