@@ -8,6 +8,7 @@ every student who has it.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from pylatex.utils import NoEscape
@@ -113,10 +114,22 @@ class Documents:
 
 def _keybook_value(value, column) -> NoEscape:
     """An answer as the key book prints it: to the decimals the question asks, when it states them."""
-    if column.kind == "number" and column.decimals is not None and isinstance(value, str) and "/" not in value:
-        return NoEscape(f"${decimal(value, places=column.decimals)}$")
-    text = to_latex(from_json(value, latex=column.kind == "latex"))
-    return NoEscape(rf"$\text{{{text}}}$" if column.kind == "text" else f"${text}$")
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return _keybook_scalar(value, column.kind, column.decimals)
+    return _keybook_text(value, column.kind, column.decimals)
+
+
+# A course's answers repeat the same few thousand numbers: each is printed once.
+@lru_cache(maxsize=8192)
+def _keybook_scalar(value: str | int, kind: str, decimals: int | None) -> NoEscape:
+    return _keybook_text(value, kind, decimals)
+
+
+def _keybook_text(value, kind: str, decimals: int | None) -> NoEscape:
+    if kind == "number" and decimals is not None and isinstance(value, str) and "/" not in value:
+        return NoEscape(f"${decimal(value, places=decimals)}$")
+    text = to_latex(from_json(value, latex=kind == "latex"))
+    return NoEscape(rf"$\text{{{text}}}$" if kind == "text" else f"${text}$")
 
 
 def keybook_entry(record: dict, slots: dict) -> dict:

@@ -55,3 +55,20 @@ def test_a_shell_whose_header_or_blocks_depend_on_the_students_renders_each_alon
         batch, own = docs.render_each("paper", variants)
         assert own == [docs.render("paper", [v]) for v in variants]
         assert own[0] != batch
+
+
+def test_a_key_book_value_is_printed_for_its_own_column_however_often_it_recurs():
+    """The key book prints each recurring answer once (a cache): the same value still prints by
+    its column's kind and decimals, and a list is printed whole."""
+    from types import SimpleNamespace as Col
+    from generator.documents import _keybook_value
+
+    two, four = Col(kind="number", decimals=2), Col(kind="number", decimals=4)
+    exact, text = Col(kind="number", decimals=None), Col(kind="text", decimals=None)
+    for _ in range(2):
+        assert _keybook_value("0.73105857", two) == "$0.73$"
+        assert _keybook_value("0.73105857", four) == "$0.7311$"
+        assert _keybook_value("3/4", two) == r"$\frac{3}{4}$"
+        assert _keybook_value(3, exact) == "$3$" and _keybook_value("3", text) == r"$\text{3}$"
+        assert _keybook_value(True, exact) == "$true$"
+        assert _keybook_value([1, "-1/2"], exact) == r"$[1, - \frac{1}{2}]$"

@@ -386,8 +386,15 @@ def test_what_a_writer_prepared_for_other_answers_is_not_written(tmp_path):
     """A writer's work prepared while the PDFs are made is used only for the same answers."""
     from generator.documents import renderer_for
     from generator.outdir import OutputFolder
-    from generator.writers import Batch, prepare_all, write_all
+    from generator.writers import Batch, Preparing, write_all
     from generator.writers.answers import AnswersJson
+
+    class Marked(AnswersJson):      # what it prepares is told apart from what it writes unprepared
+        def prepare(self, batch):
+            return '{"prepared": true}\n'
+
+        def write(self, batch, prepared=None):
+            super().write(batch, prepared if prepared is not None else AnswersJson().prepare(batch))
 
     exam = load_exam(Q2_EXAM)
     generate(exam, [Student("A1", "Alice"), Student("B2", "Bob")], 1, Options(tmp_path / "run", tex_only=True))
@@ -398,12 +405,11 @@ def test_what_a_writer_prepared_for_other_answers_is_not_written(tmp_path):
     def batch(rs):
         return Batch(exam, 1, [], {}, rs, folder, renderer_for(exam), 100, tex_only=True)
 
-    early = prepare_all(batch(records), [AnswersJson()])
-    early["answers.json"].value = '{"prepared": true}\n'      # what was prepared, as it would be written
-    write_all(batch(records[:2]), [AnswersJson()], early)
+    early = Preparing(batch(records), [Marked()])
+    write_all(batch(records[:2]), [Marked()], early)
     assert [s["id"] for s in json.loads((folder.path / "answers.json").read_text())["students"]] == \
         [r["id"] for r in records[:2]]
-    write_all(batch(list(records)), [AnswersJson()], early)
+    write_all(batch(list(records)), [Marked()], early)
     assert json.loads((folder.path / "answers.json").read_text()) == {"prepared": True}
 
 

@@ -107,13 +107,7 @@ class Preparing:
             future.cancel()
 
 
-def prepare_all(batch: Batch, writers: list[Writer]) -> dict[str, _Prepared]:
-    """Every writer's `prepare`, waited for: by the writer's files (see `Preparing`)."""
-    preparing = Preparing(batch, writers)
-    return {name: done for name in preparing._futures if (done := preparing.get(name)) is not None}
-
-
-def write_all(batch: Batch, writers: list[Writer], prepared: Preparing | dict[str, _Prepared] | None = None) \
+def write_all(batch: Batch, writers: list[Writer], prepared: Preparing | None = None) \
         -> dict[str, float]:
     """Run every writer that applies: those that read no other output side by side, a
     thread each (TeX typesets the key book while Python merges papers.pdf and writes the
