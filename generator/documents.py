@@ -8,8 +8,8 @@ every student who has it.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pylatex.utils import NoEscape
 

@@ -394,7 +394,7 @@ def test_what_a_writer_prepared_for_other_answers_is_not_written(tmp_path):
             return '{"prepared": true}\n'
 
         def write(self, batch, prepared=None):
-            super().write(batch, prepared if prepared is not None else AnswersJson().prepare(batch))
+            super().write(batch, prepared if prepared is not None else super().prepare(batch))
 
     exam = load_exam(Q2_EXAM)
     generate(exam, [Student("A1", "Alice"), Student("B2", "Bob")], 1, Options(tmp_path / "run", tex_only=True))
