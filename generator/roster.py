@@ -60,6 +60,8 @@ def check_student_id(sid: str) -> str | None:
             return f"id is {len(sid)} characters long (at most 64)"
         return (f"id {sid!r} cannot be used as a file name "
                 "(use letters, digits, '.', '-' or '_', starting with a letter or digit)")
+    if sid.endswith("."):    # Windows drops it: '21CS1.' would be 21CS1's file
+        return f"id {sid!r} ends with '.', which Windows drops from file names"
     if _RESERVED.fullmatch(sid):
         return f"id {sid!r} is a reserved device name on Windows"
     if sid.upper() == ORIGINAL_ID:

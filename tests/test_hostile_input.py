@@ -56,7 +56,7 @@ def test_excel_style_rosters_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("sid", ["../x", "a/b", ".", "..", "", "a\x00b", "x" * 300, "CON", "nul.txt",
-                                 "com1", "ORIGINAL", "-rf", "a b", "a\\b"])
+                                 "com1", "ORIGINAL", "-rf", "a b", "a\\b", "21CS1."])
 def test_ids_that_are_no_safe_file_name_are_rejected(tmp_path, sid):
     assert check_student_id(sid) is not None
     if "\x00" not in sid and sid.strip():
@@ -221,6 +221,8 @@ def test_ids_that_would_collide_as_files_or_columns_that_are_ambiguous(tmp_path,
 @pytest.mark.parametrize("edit,message", [
     (lambda t: t + "[slot.constraints]\ninput_range = [1, 5, 9]\n", r"exam.toml:26: .*'input_range' must be \[low, high\]"),
     (lambda t: t + "[slot.constraints]\ninput_range = [9, 1]\n", r"exam.toml:26: .*'input_range' must be \[low, high\]"),
+    (lambda t: t + "[slot.constraints]\ninput_range = [1, 100000000000000000000]\n",
+     r"exam.toml:26: slot '2': family relu_net_backprop: constraint 'input_range' = \[1, 100000000000000000000\] holds a number beyond"),
     (lambda t: t.replace('title = "Q2 only"', 'title = "Q2 \u2265 Q1"'),
      r"exam.toml:7: \[header\] title: no configured font can print '\u2265' \(U\+2265\)"),
 ])
