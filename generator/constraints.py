@@ -13,6 +13,9 @@ from typing import Any
 
 from . import QgenError
 
+# Larger numbers are no exam's and overflow numpy's int64 draws (and float precision).
+LARGEST = 2 ** 53
+
 
 class ConstraintError(QgenError):
     """A constraint is malformed, or sampling could not meet it; `key` names it when known."""
@@ -69,6 +72,8 @@ def check_value(family: str, key: str, spec: Constraint, value: Any) -> None:
         raise ConstraintError(f"constraint '{key}' must be [low, high] with low <= high, not {value!r}", key)
     if isinstance(value, list) and not value and (key.endswith("_choices") or spec.among):
         raise fail("is empty" + (f"; name at least one of {', '.join(map(str, spec.among))}" if spec.among else ""))
+    if any(abs(v) > LARGEST for v in _numbers(value)):
+        raise fail(f"= {value!r} holds a number beyond {LARGEST:,} in size")
     if spec.min is not None and any(v < spec.min for v in _numbers(value)):
         raise fail(f"= {value!r} must start at {spec.min} or more" if key.endswith("_range")
                    else f"= {value!r} must be {spec.min} or more")
