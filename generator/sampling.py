@@ -67,7 +67,8 @@ def _count(lo: int, hi: int, nonzero: bool) -> tuple[int, bool]:
     skip_zero = nonzero and lo <= 0 <= hi
     count = hi - lo + 1 - skip_zero
     if count <= 0:
-        raise ConstraintError(f"empty range {lo}..{hi}{' without 0' if nonzero else ''}")
+        raise ConstraintError(f"a range [{lo}, {hi}] of the constraints leaves nothing to draw"
+                              f"{' (this value may not be 0)' if nonzero else ''}; widen it in exam.toml")
     return count, skip_zero
 
 

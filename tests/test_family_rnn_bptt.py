@@ -114,7 +114,7 @@ def test_sampled_variants_keep_the_rules(activation):
 @pytest.mark.parametrize("overrides, rule", [
     ({"activation": "identity", "w_range": [1.0, 1.5], "max_preactivation": 50.0}, "recurrent factors below 1"),
     ({"max_preactivation": 0.05}, "max_preactivation"),
-    ({"w_range": [0.0, 0.0]}, "empty range"),
+    ({"w_range": [0.0, 0.0]}, "leaves nothing to draw"),
 ])
 def test_impossible_constraints_fail_quickly(overrides, rule):
     t = time.perf_counter()
