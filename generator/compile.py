@@ -132,27 +132,31 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> int:
     return code
 
 
-def dump_format(source: str, folder: Path, engine: str = ENGINE) -> Format | None:
+def dump_format(source: str, folder: Path, engine: str = ENGINE, only_if_dumped: bool = False) -> Format | None:
     """Dump the preamble of `source`, and what \\begin{document} does, into a format in
     `folder`; None when it cannot be (another engine than pdfLaTeX, no \\begin{document},
-    or TeX refuses the preamble). The format writes no .aux: a run reads none back."""
+    or TeX refuses the preamble), or (`only_if_dumped`) when `folder` does not hold it yet.
+    The format writes no .aux: a run reads none back."""
     cut = source.find(BEGIN_DOCUMENT)
     if engine != "pdflatex" or cut < 0:
         return None
     preamble = source[:cut + len(BEGIN_DOCUMENT)]
     name = "qgen-" + hashlib.sha256(preamble.encode()).hexdigest()[:16]
-    if not (folder / f"{name}.fmt").exists():
+    if not (folder / f"{name}.fmt").exists() and not only_if_dumped:
         folder.mkdir(parents=True, exist_ok=True)
-        dumped = source[:cut] + "\\nofiles" + BEGIN_DOCUMENT + "\\dump\n"
-        (folder / f"{name}.tex").write_text(dumped, encoding="utf-8")
-        try:
-            code = _run([engine, "-ini", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
-                         f"-jobname={name}", "&pdflatex", f"{name}.tex"], folder, timeout=120)
-        except (subprocess.SubprocessError, OSError):
-            return None
-        if code != 0:
-            return None
-        _inflate(folder / f"{name}.fmt")
+        # Dumped aside and renamed into place: another run may be reading `folder` (texcache).
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".dump-") as work:
+            dumped = source[:cut] + "\\nofiles" + BEGIN_DOCUMENT + "\\dump\n"
+            (Path(work) / f"{name}.tex").write_text(dumped, encoding="utf-8")
+            try:
+                code = _run([engine, "-ini", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                             f"-jobname={name}", "&pdflatex", f"{name}.tex"], Path(work), timeout=120)
+            except (subprocess.SubprocessError, OSError):
+                return None
+            if code != 0:
+                return None
+            _inflate(Path(work) / f"{name}.fmt")
+            os.replace(Path(work) / f"{name}.fmt", folder / f"{name}.fmt")
     return Format(preamble, folder / name) if (folder / f"{name}.fmt").exists() else None
 
 

@@ -6,12 +6,12 @@ student's have."""
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from . import QgenError
+from . import QgenError, texcache
 from .columns import slot_columns
-from .compile import BEGIN_DOCUMENT, Format, TexError, dump_format, run_tex, trace
+from .compile import BEGIN_DOCUMENT, Format, TexError, run_tex, trace
 from .documents import KINDS, Documents
 from .plan import Draft, Solver, solve_draft
 from .values import to_json
@@ -53,38 +53,71 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
             docs.render(kind, [variant], engine)
         return ()
     with tempfile.TemporaryDirectory(prefix="qgen-preflight-") as work, ThreadPoolExecutor(4) as pool:
-        work = Path(work)
+        def dump(source: str) -> Future:
+            return pool.submit(texcache.format_for, source, formats_dir, engine)
+
         # A shell renders the same preamble without students: its format dumps (the longest
-        # step here) while the original is solved, rendered and typeset plainly.
-        empty = _without_students(docs, engine) if formats_dir else []
-        dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(empty)]
-        variant = solve_draft(original, Solver())
-        sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
+        # step here) while the original is solved, rendered and typeset plainly. A format an
+        # earlier run kept is taken as it is.
+        empty = _by_preamble(_without_students(docs, engine)) if formats_dir else []
+        kept = tuple(dict.fromkeys(texcache.format_for(s, formats_dir, engine, dump=False) for s in empty))
+        dumps = [] if kept and all(kept) else [dump(s) for s in empty]
+        run = _Original(docs, solve_draft(original, Solver()), engine, Path(work), pool)
         if formats_dir and not empty:
-            dumps = [pool.submit(dump_format, s, formats_dir, engine) for s in _by_preamble(sources.values())]
-
-        checked = _together(sources)
-        documents = {**sources, **checked}
-
-        def typeset(name: str, how: str, with_formats: tuple[Format, ...]) -> bytes:
-            return run_tex(documents[name], work, jobname=f"{name}-{how}", engine=engine, timeout=120,
-                           formats=with_formats).read_bytes()
-
-        plain = {name: pool.submit(typeset, name, "plain", ()) for name in checked}
-        formats = tuple(f for f in dict.fromkeys(d.result() for d in dumps) if f is not None)
-        if formats_dir and not all(any(s.startswith(f.preamble) for f in formats) for s in sources.values()):
+            dumps = [dump(s) for s in _by_preamble(run.sources.values())]
+        if not dumps and run.covers(kept) and all(texcache.checked(f) for f in kept):
+            return run.from_checked(kept)
+        plain = {name: pool.submit(run.typeset, name, "plain", ()) for name in run.checked}
+        formats = tuple(f for f in dict.fromkeys([*(d.result() for d in dumps), *(() if dumps else kept)]) if f)
+        if formats_dir and not run.covers(formats):
             # A shell whose preamble depends on the students: the original's own, checked below.
-            formats = tuple(f for f in dict.fromkeys(dump_format(s, formats_dir, engine)
-                                                     for s in _by_preamble(sources.values())) if f is not None)
-        fast = {name: pool.submit(typeset, name, "format", formats) for name in checked} if formats else {}
+            formats = tuple(f for f in dict.fromkeys(d.result() for d in map(dump, _by_preamble(run.sources.values())))
+                            if f is not None)
+        return run.checked_against(plain, formats)
+
+
+class _Original:
+    """The original's paper and key, typeset in `work` for preflight's checks."""
+
+    def __init__(self, docs: Documents, variant, engine: str, work: Path, pool: ThreadPoolExecutor):
+        self.docs, self.variant, self.engine, self.work, self.pool = docs, variant, engine, work, pool
+        self.sources = {kind: docs.render(kind, [variant], engine) for kind, _ in KINDS}
+        self.checked = _together(self.sources)
+        self.documents = {**self.sources, **self.checked}
+
+    def typeset(self, name: str, how: str, formats: tuple[Format, ...]) -> bytes:
+        return run_tex(self.documents[name], self.work, jobname=f"{name}-{how}", engine=self.engine, timeout=120,
+                       formats=formats).read_bytes()
+
+    def covers(self, formats) -> bool:
+        return bool(formats) and all(any(s.startswith(f.preamble) for f in formats if f) for s in self.sources.values())
+
+    def diagnose(self) -> None:
+        """Raise the error of whichever of paper and key fails typeset alone (and where)."""
+        for kind in self.sources:
+            try:
+                self.typeset(kind, "alone", ())
+            except TexError as exc:
+                where = trace(self.docs.marked().render(kind, [self.variant], self.engine), self.work, self.engine)
+                raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): "
+                                f"{exc.detail}; check the templates and the [header] of exam.toml") from None
+
+    def from_checked(self, formats: tuple[Format, ...]) -> tuple[Format, ...]:
+        """An earlier run found these formats to change nothing: the original typeset from them
+        is the check that the templates typeset, without the plain runs."""
+        fast = [self.pool.submit(self.typeset, name, "format", formats) for name in self.checked]
+        if not any(future.exception() for future in fast):
+            return formats
+        self.diagnose()
+        for fmt in formats:     # the templates typeset, the format does not: a damaged file
+            texcache.forget(fmt)
+        return ()
+
+    def checked_against(self, plain: dict[str, Future], formats: tuple[Format, ...]) -> tuple[Format, ...]:
+        """`formats` if the original typeset from them is its plain typesetting, byte for byte."""
+        fast = {name: self.pool.submit(self.typeset, name, "format", formats) for name in self.checked} if formats else {}
         if any(future.exception() for future in plain.values()):
-            for kind in sources:        # which of them fails, and where: each typeset alone
-                try:
-                    typeset(kind, "alone", ())
-                except TexError as exc:
-                    where = trace(docs.marked().render(kind, [variant], engine), work, engine)
-                    raise QgenError(f"the {kind} of the original paper does not typeset ({where or exc}): "
-                                    f"{exc.detail}; check the templates and the [header] of exam.toml") from None
+            self.diagnose()
             return ()       # each alone but not both together: the format is not checked
         for name, future in fast.items():
             try:
@@ -93,7 +126,9 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
                 same = False
             if not same:
                 return ()
-    return formats
+        for fmt in formats:
+            texcache.mark_checked(fmt)
+        return formats
 
 
 BOTH = "both"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import QgenError, pdfsplit
-from .compile import TexError, run_tex, trace
+from . import QgenError, pdfsplit, texcache
+from .compile import BEGIN_DOCUMENT, TexError, run_tex, trace
 from .documents import KINDS, Documents, renderer_for
 from .family import ConstraintError, LoadedFamily
 from .files import atomic_write_bytes
@@ -51,20 +51,48 @@ def student_draft(exam: Exam, sid: str) -> Draft:
 
 
 def typeset_pair(docs: Documents, variant: Variant, work: Path) -> list[Path]:
-    """The paper and the key of one variant, typeset side by side (two TeX runs at once)."""
-    engine = engine_for(variant.student, docs.exam.engine)
+    """The paper and the key of one variant, typeset side by side (two TeX runs at once).
 
-    def one(kind: str) -> Path:
-        folder = work / kind
+    Typeset from their preamble's format when the cache holds one found to change nothing;
+    else plainly, while the format is dumped and checked for the next preview.
+    """
+    engine = engine_for(variant.student, docs.exam.engine)
+    kinds = [kind for kind, _ in KINDS]
+    sources = {kind: docs.render(kind, [variant], engine) for kind in kinds}
+    preambles = list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources.values()}.values())
+
+    def one(kind: str, formats: tuple = (), how: str = "") -> Path:
+        folder = work / f"{kind}{how}"
         folder.mkdir()
         try:
-            return run_tex(docs.render(kind, [variant], engine), folder, jobname=kind, engine=engine)
+            return run_tex(sources[kind], folder, jobname=kind, engine=engine, formats=formats)
         except TexError as exc:
+            if how:
+                raise
             where = trace(docs.marked().render(kind, [variant], engine), folder, engine)
             raise QgenError(f"the {kind} does not typeset: {where or exc}: {exc.detail}") from None
 
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(one, [kind for kind, _ in KINDS]))
+    cached = [texcache.format_for(s, work / "formats", engine, dump=False) for s in preambles]
+    if all(f is not None and texcache.checked(f) for f in cached):
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda kind: one(kind, tuple(cached)), kinds))
+
+    def check(plain: dict) -> None:
+        formats = tuple(texcache.format_for(s, work / "formats", engine) for s in preambles)
+        if None not in formats and all(one(kind, formats, "-format").read_bytes() == plain[kind].result().read_bytes()
+                                       for kind in kinds):
+            for fmt in formats:
+                texcache.mark_checked(fmt)
+
+    with ThreadPoolExecutor(3) as pool:
+        plain = {kind: pool.submit(one, kind) for kind in kinds}
+        checking = pool.submit(check, plain)
+        done = [plain[kind].result() for kind in kinds]
+        try:
+            checking.result()
+        except QgenError:      # a format that does not load or typeset is simply not used
+            pass
+        return done
 
 
 def preview(exam: Exam, out: Path, seed: int | None = None, student: str | None = None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,15 @@ Q2_EXAM = Path(__file__).parent / "data" / "q2-only"
 
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None or shutil.which("pdftotext") is None,
                                reason="pdflatex/pdftotext not installed (run `make test`, which installs them)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def format_cache(tmp_path_factory):
+    """The tests' own cache of TeX formats (not the user's), shared by the xdist workers."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if root.name.startswith("popen-gw") else root) / "qgen-cache"
+    os.environ["QGEN_CACHE"] = str(folder)
+    return folder
 
 
 def pdf_text(path: Path) -> str:

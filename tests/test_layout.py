@@ -14,7 +14,7 @@ FLOW = [
     "spec", "roster",
     "plan",
     "render", "documents",
-    "pdfsplit", "t1subset", "compile", "preflight", "work",
+    "pdfsplit", "t1subset", "compile", "texcache", "preflight", "work",
     "writers", "writers.answers", "writers.prints", "writers.manifest",
     "run",
     "preview", "stress", "authoring", "catalogue",

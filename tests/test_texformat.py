@@ -68,16 +68,16 @@ def test_no_format_for_another_engine_or_a_fragment(tmp_path):
 @needs_tex
 def test_a_preamble_that_does_not_survive_a_format_is_read_by_every_run(tmp_path, monkeypatch):
     """A format TeX cannot load (here: a corrupt file) costs time, never papers."""
-    import generator.preflight as preflight
+    from generator import texcache
     from generator.compile import Format
     from generator.run import Options, generate
 
-    def broken(source, folder, engine="pdflatex"):
+    def broken(source, folder, engine="pdflatex", dump=True):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "broken.fmt").write_bytes(b"not a format")
         return Format(source[:source.find("\\begin{document}")], folder / "broken")
 
-    monkeypatch.setattr(preflight, "dump_format", broken)
+    monkeypatch.setattr(texcache, "format_for", broken)
     exam = load_exam(ROOT / "tests" / "data" / "q2-only")
     result = generate(exam, [Student("25BM00001", "Asha Rao")], exam.seed, Options(tmp_path / "out", workers=1))
     assert not result.failures
