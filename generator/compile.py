@@ -132,6 +132,11 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> int:
     return code
 
 
+def by_preamble(sources) -> list[str]:
+    """One source per distinct preamble: two dumps of one format would write the same file."""
+    return list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources}.values())
+
+
 def dump_format(source: str, folder: Path, engine: str = ENGINE, only_if_dumped: bool = False) -> Format | None:
     """Dump the preamble of `source`, and what \\begin{document} does, into a format in
     `folder`; None when it cannot be (another engine than pdfLaTeX, no \\begin{document},

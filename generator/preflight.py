@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import QgenError, texcache
 from .columns import slot_columns
-from .compile import BEGIN_DOCUMENT, Format, TexError, run_tex, trace
+from .compile import BEGIN_DOCUMENT, Format, TexError, by_preamble, run_tex, trace
 from .documents import KINDS, Documents
 from .plan import Draft, Solver, solve_draft
 from .values import to_json
@@ -59,19 +59,19 @@ def preflight(docs: Documents, original: Draft, engine: str, tex: bool,
         # A shell renders the same preamble without students: its format dumps (the longest
         # step here) while the original is solved, rendered and typeset plainly. A format an
         # earlier run kept is taken as it is.
-        empty = _by_preamble(_without_students(docs, engine)) if formats_dir else []
+        empty = by_preamble(_without_students(docs, engine)) if formats_dir else []
         kept = tuple(dict.fromkeys(texcache.format_for(s, formats_dir, engine, dump=False) for s in empty))
         dumps = [] if kept and all(kept) else [dump(s) for s in empty]
         run = _Original(docs, solve_draft(original, Solver()), engine, Path(work), pool)
         if formats_dir and not empty:
-            dumps = [dump(s) for s in _by_preamble(run.sources.values())]
+            dumps = [dump(s) for s in by_preamble(run.sources.values())]
         if not dumps and run.covers(kept) and all(texcache.checked(f) for f in kept):
             return run.from_checked(kept)
         plain = {name: pool.submit(run.typeset, name, "plain", ()) for name in run.checked}
-        formats = tuple(f for f in dict.fromkeys([*(d.result() for d in dumps), *(() if dumps else kept)]) if f)
+        formats = tuple(f for f in dict.fromkeys(d.result() for d in dumps) if f) if dumps else kept
         if formats_dir and not run.covers(formats):
             # A shell whose preamble depends on the students: the original's own, checked below.
-            formats = tuple(f for f in dict.fromkeys(d.result() for d in map(dump, _by_preamble(run.sources.values())))
+            formats = tuple(f for f in dict.fromkeys(d.result() for d in map(dump, by_preamble(run.sources.values())))
                             if f is not None)
         return run.checked_against(plain, formats)
 
@@ -90,7 +90,7 @@ class _Original:
                        formats=formats).read_bytes()
 
     def covers(self, formats) -> bool:
-        return bool(formats) and all(any(s.startswith(f.preamble) for f in formats if f) for s in self.sources.values())
+        return bool(formats) and all(any(s.startswith(f.preamble) for f in formats) for s in self.sources.values())
 
     def diagnose(self) -> None:
         """Raise the error of whichever of paper and key fails typeset alone (and where)."""
@@ -151,8 +151,3 @@ def _without_students(docs: Documents, engine: str) -> list[str]:
         return [docs.without_students(kind, engine) for kind, _ in KINDS]
     except Exception:
         return []
-
-
-def _by_preamble(sources) -> list[str]:
-    """One source per distinct preamble: two dumps of one format would write the same file."""
-    return list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources}.values())

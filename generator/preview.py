@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import QgenError, pdfsplit, texcache
-from .compile import BEGIN_DOCUMENT, TexError, run_tex, trace
+from .compile import TexError, by_preamble, run_tex, trace
 from .documents import KINDS, Documents, renderer_for
 from .family import ConstraintError, LoadedFamily
 from .files import atomic_write_bytes
@@ -59,7 +59,7 @@ def typeset_pair(docs: Documents, variant: Variant, work: Path) -> list[Path]:
     engine = engine_for(variant.student, docs.exam.engine)
     kinds = [kind for kind, _ in KINDS]
     sources = {kind: docs.render(kind, [variant], engine) for kind in kinds}
-    preambles = list({s[:s.find(BEGIN_DOCUMENT)]: s for s in sources.values()}.values())
+    preambles = by_preamble(sources.values())
 
     def one(kind: str, formats: tuple = (), how: str = "") -> Path:
         folder = work / f"{kind}{how}"

@@ -77,11 +77,14 @@ def format_for(source: str, into: Path, engine: str = "pdflatex", dump: bool = T
     if cached is None:
         return dump_format(source, into, engine) if dump else None
     try:
-        if not dump and not dump_format(source, cached, engine, only_if_dumped=True):
-            return None
-        fmt = dump_format(source, cached, engine)
+        fmt = dump_format(source, cached, engine, only_if_dumped=True)
         if fmt is None:
-            return None
+            if not dump:
+                return None
+            fmt = dump_format(source, cached, engine)
+            if fmt is None:
+                return None
+            _prune(cached.parent)      # a new format: the cache may now hold one too many
         stored = fmt.path.with_suffix(".fmt")
         os.utime(stored)           # recently used: the last to go
         into.mkdir(parents=True, exist_ok=True)
@@ -91,7 +94,6 @@ def format_for(source: str, into: Path, engine: str = "pdflatex", dump: bool = T
                 os.link(stored, mine)
             except OSError:         # another file system
                 shutil.copyfile(stored, mine)
-        _prune(cached.parent)
         return Format(fmt.preamble, into / fmt.path.name)
     except OSError:
         return dump_format(source, into, engine) if dump else None
