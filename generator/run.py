@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from . import QgenError
 from .documents import Documents, renderer_for
 from .fonts import engine_for, require_engine
 from .outdir import OutputFolder, Previous, digest
-from .plan import batch_stamp, draw, draw_original
+from .plan import Drawing, batch_stamp, draw_original
 from .render import Renderer
 from .roster import Student
 from .spec import Exam
@@ -121,20 +120,23 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options, f
         raise ValueError("only and shard exclude each other: only already names the students")
     docs = Documents(exam, options.renderer or renderer_for(exam))
     original = draw_original(exam, seed)
+    drawing = Drawing(exam, students, seed, options.workers or os.cpu_count() or 1)     # forks: before any thread
     # The original's TeX (an external program) runs beside the drawing of everyone's numbers.
     with ThreadPoolExecutor(1) as pool:
         checked = pool.submit(preflight, docs, original, engine_for(original.student, exam.engine),
                               tex=not options.tex_only, formats_dir=formats_dir)
-        started = time.perf_counter()
-        drafts = draw(exam, students, seed)
-        sampled = time.perf_counter() - started
+        drafts = drawing.result()
+        sampled = drawing.seconds
         engines = {d.student.id: engine_for(d.student, exam.engine) for d in drafts}
         unknown = sorted((options.only or set()) - set(engines))
         if unknown:
             raise UnknownStudent(unknown[0])
         if not options.tex_only:
+            needing = {}        # each engine once, for the first student who needs it
             for d in drafts:
-                require_engine(engines[d.student.id], d.student)
+                needing.setdefault(engines[d.student.id], d.student)
+            for engine, student in needing.items():
+                require_engine(engine, student)
         if len(drafts) > 1:
             same_shape(drafts[0], drafts[1])
         formats = checked.result()

@@ -8,7 +8,10 @@ import pytest
 
 from generator import QgenError
 from generator.run import Options, generate
-from generator.plan import answers_document, draw, plan, student_record
+import multiprocessing
+
+from generator import plan as plan_module
+from generator.plan import Drawing, answers_document, draw, plan, student_record
 from generator.seeding import rng_for, seed_material
 from generator.roster import Student, load_roster
 from generator.spec import load_exam
@@ -68,6 +71,25 @@ def test_a_collision_is_redrawn_by_the_later_id(exam):
         assert len({v.fingerprint for v in variants}) == 3
     with pytest.raises(QgenError, match="could not find a variant distinct"):
         draw(small_exam, [Student(f"S{i}", "") for i in range(3)], 1)
+
+
+def test_drawing_in_several_processes_gives_the_drafts_and_the_error_of_one(exam, monkeypatch):
+    students = [Student(f"S{i:04d}", "") for i in range(3 * Drawing.PARALLEL_FROM)]
+    drawing = Drawing(exam, students, 3, workers=3)
+    assert len(drawing._chunks) == 3, "a roster this long is drawn in three processes"
+    assert drawing.result() == draw(exam, students, 3)
+    assert drawing.seconds > 0 and not multiprocessing.active_children()
+    # A student drawn by another process fails: the run names that student, as drawing alone does.
+    real = plan_module._first_draw
+
+    def failing(exam_, seed, student):
+        if student.id in ("S0500", "S1100"):     # the second and third processes'
+            raise QgenError(f"student {student.id}: no draw")
+        return real(exam_, seed, student)
+    monkeypatch.setattr(plan_module, "_first_draw", failing)
+    with pytest.raises(QgenError, match="student S0500: no draw"):
+        Drawing(exam, students, 3, workers=3).result()
+    assert not multiprocessing.active_children()
 
 
 def test_seed_override_changes_variants_but_not_original(exam, roster):
