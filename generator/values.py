@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import sympy as sp
@@ -105,6 +106,12 @@ def _rational_latex(p: int, q: int) -> str:
     return f"{'- ' if p < 0 else ''}\\frac{{{abs(p)}}}{{{q}}}"
 
 
+@lru_cache(maxsize=4096)
+def _sympy_latex(value: sp.Basic) -> str:
+    """sympy's LaTeX for an expression; the same relations (x > 0, ...) recur in every student's key."""
+    return sp.latex(value)
+
+
 def to_latex(value: Any) -> str:
     """LaTeX for one value, escaping anything that is plain text.
 
@@ -121,7 +128,7 @@ def to_latex(value: Any) -> str:
     if isinstance(value, (float, sp.Float)):    # a float a template printed: 6 significant digits
         return NoEscape(decimal(value, significant=6))
     if isinstance(value, sp.Basic):
-        return sp.latex(value)
+        return _sympy_latex(value)
     if isinstance(value, str):
         # The caret and the backtick themselves, not a circumflex accent or an opening quote;
         # and no ligatures: "--", "''", "<<", ">>" and ",," print as typed.
