@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def check(target, n, seed, typeset, family_dirs):
         reports = []
         for slot in exam.slots:
             label = f"slot '{slot.name}' ({slot.family.name})" if is_exam else slot.family.name
-            where = f"qgen preview {target} --seed" if is_exam else f"qgen preview {slot.family.name} --seed"
+            where = f"qgen preview {target if is_exam else slot.family.name}" + \
+                "".join(f" --families {shlex.quote(str(d))}" for d in family_dirs) + " --seed"
             report = check_slot(exam, slot, Report(label, where), n, seed, typeset,
                                 columns=_original_columns(exam, slot) if is_exam else None)
             click.echo(format_report(report))

@@ -36,7 +36,7 @@ def _target(target: str, family_dirs):
     if target not in folders:
         from .constraints import did_you_mean
         raise QgenError(f"{target}: no such family{did_you_mean(target, folders)} and no exam folder "
-                        f"(families: {', '.join(folders)})")
+                        f"(families: {', '.join(folders)}; a family in another folder needs --families DIR)")
     return family_exam(load_family(folders[target])), False
 
 

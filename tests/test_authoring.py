@@ -61,7 +61,9 @@ def test_a_check_that_disagrees_with_solve_fails_naming_the_seed(tmp_path):
     assert result.exit_code == 1
     m = re.search(r"FAILED seed (\d+)( and \d+ more seeds)?: check: wrong_demo: dy_dw = ", result.output)
     assert m, result.output
-    assert f"see: qgen preview wrong_demo --seed {m.group(1)}" in result.output
+    # The command it names works as it is: with the --families the check was given.
+    assert f"see: qgen preview wrong_demo --families {tmp_path / 'fams'} --seed {m.group(1)}" in result.output
+    assert "a family in another folder needs --families DIR" in run("check", "wrong_demo").output
 
 
 @needs_tex

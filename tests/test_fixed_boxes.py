@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import SEED_EXAM, needs_tex
-from generator.compile import BEGIN_DOCUMENT, run_tex
+from generator.compile import BEGIN_DOCUMENT, TexError, run_tex
 from generator.documents import Documents, renderer_for
 from generator.registry import registry
 from generator.spec import load_exam
@@ -73,3 +73,11 @@ def test_every_box_a_built_in_family_saves_is_declared_fixed():
         text = preamble.read_text(encoding="utf-8")
         for box in re.findall(r"\\newsavebox(\\[A-Za-z]+)", text):
             assert f"\\qgenfixedbox{box}" in text, f"{preamble}: {box} is not declared with \\qgenfixedbox"
+
+
+@needs_tex
+def test_a_box_declared_fixed_before_it_exists_is_an_error_where_it_is_declared(tmp_path):
+    source = _document("pdflatex").replace("\\qgenfixedbox\\qgenTestBox", "\\qgenfixedbox\\qgenTestBxo")
+    with pytest.raises(TexError) as failed:
+        run_tex(source, tmp_path)
+    assert "\\qgenTestBxo is no box; declare it with \\newsavebox\\qgenTestBxo first" in failed.value.detail
