@@ -120,9 +120,10 @@ def _prepare(exam: Exam, students: list[Student], seed: int, options: Options, f
         raise ValueError("only and shard exclude each other: only already names the students")
     docs = Documents(exam, options.renderer or renderer_for(exam))
     original = draw_original(exam, seed)
-    drawing = Drawing(exam, students, seed, options.workers or os.cpu_count() or 1)     # forks: before any thread
-    # The original's TeX (an external program) runs beside the drawing of everyone's numbers.
-    with ThreadPoolExecutor(1) as pool:
+    # The original's TeX (an external program) runs beside the drawing of everyone's numbers,
+    # whose processes fork first: before the thread starts.
+    with Drawing(exam, students, seed, options.workers or os.cpu_count() or 1) as drawing, \
+            ThreadPoolExecutor(1) as pool:
         checked = pool.submit(preflight, docs, original, engine_for(original.student, exam.engine),
                               tex=not options.tex_only, formats_dir=formats_dir)
         drafts = drawing.result()

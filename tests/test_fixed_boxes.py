@@ -81,3 +81,12 @@ def test_a_box_declared_fixed_before_it_exists_is_an_error_where_it_is_declared(
     with pytest.raises(TexError) as failed:
         run_tex(source, tmp_path)
     assert "\\qgenTestBxo is no box; declare it with \\newsavebox\\qgenTestBxo first" in failed.value.detail
+
+
+@needs_tex
+@pytest.mark.parametrize("engine", ["pdflatex", "lualatex"])
+def test_a_macro_declared_fixed_is_an_error_where_it_is_declared(tmp_path, engine):
+    source = _document(engine).replace("\\qgenfixedbox\\qgenTestBox", "\\qgenfixedbox\\qgenTestBox\\qgenfixedbox\\qgenmarks")
+    with pytest.raises(TexError) as failed:
+        run_tex(source, tmp_path, engine=engine)
+    assert "\\qgenmarks is no box" in failed.value.detail

@@ -9,6 +9,7 @@ import pytest
 from generator import QgenError
 from generator.run import Options, generate
 import multiprocessing
+import signal
 
 from generator import plan as plan_module
 from generator.plan import Drawing, answers_document, draw, plan, student_record
@@ -89,6 +90,38 @@ def test_drawing_in_several_processes_gives_the_drafts_and_the_error_of_one(exam
     monkeypatch.setattr(plan_module, "_first_draw", failing)
     with pytest.raises(QgenError, match="student S0500: no draw"):
         Drawing(exam, students, 3, workers=3).result()
+    assert not multiprocessing.active_children()
+
+
+class _Unpicklable(Exception):
+    def __init__(self, a, b):
+        super().__init__(f"{a} and {b}")
+
+
+def test_a_worker_error_that_cannot_be_pickled_is_raised_not_waited_for(exam, monkeypatch):
+    students = [Student(f"S{i:04d}", "") for i in range(Drawing.PARALLEL_FROM)]
+    assert len(Drawing(exam, students[:-1], 3, workers=2)._chunks) == 1, "from PARALLEL_FROM students on"
+    real, fault = plan_module._first_draw, {}
+
+    def failing(exam_, seed, student):      # S0300 is drawn by the second process
+        made = real(exam_, seed, student)
+        if student.id != "S0300":
+            return made
+        if fault["kind"] == "error":
+            raise _Unpicklable("one", "two")
+        return type(made)(student, tuple((slot, {**params, "f": lambda: 0}, attempt)
+                                         for slot, params, attempt in made.slots))
+    monkeypatch.setattr(plan_module, "_first_draw", failing)
+    signal.alarm(60)        # a hang fails the test instead of stopping the suite
+    try:
+        fault["kind"] = "error"
+        with pytest.raises(RuntimeError, match="_Unpicklable: one and two"):
+            Drawing(exam, students, 3, workers=2).result()
+        fault["kind"] = "value"
+        with pytest.raises(QgenError, match="a sampler returned a value that is not plain data"):
+            Drawing(exam, students, 3, workers=2).result()
+    finally:
+        signal.alarm(0)
     assert not multiprocessing.active_children()
 
 
