@@ -21,9 +21,10 @@ from typing import Callable
 
 from . import QgenError
 from .documents import Documents, renderer_for
+from .drawing import Drawing
 from .fonts import engine_for, require_engine
 from .outdir import OutputFolder, Previous, digest
-from .plan import Drawing, batch_stamp, draw_original
+from .plan import batch_stamp, draw_original
 from .render import Renderer
 from .roster import Student
 from .spec import Exam

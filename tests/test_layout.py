@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "generator"
 FLOW = [
     "files", "values", "texmap", "constraints", "sampling", "family", "columns", "registry", "reference", "seeding", "fonts", "sources", "outdir",
     "spec", "roster",
-    "plan",
+    "plan", "drawing",
     "render", "documents",
     "pdfsplit", "t1subset", "compile", "texcache", "preflight", "work",
     "writers", "writers.answers", "writers.prints", "writers.manifest",

@@ -12,7 +12,8 @@ import multiprocessing
 import signal
 
 from generator import plan as plan_module
-from generator.plan import Drawing, answers_document, draw, plan, student_record
+from generator.drawing import Drawing
+from generator.plan import answers_document, draw, plan, student_record
 from generator.seeding import rng_for, seed_material
 from generator.roster import Student, load_roster
 from generator.spec import load_exam
