@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import signal
 
 import pytest
 
 from generator import QgenError
-from generator.run import Options, generate
-import multiprocessing
-import signal
-
 from generator import plan as plan_module
 from generator.drawing import Drawing
+from generator.run import Options, generate
 from generator.plan import answers_document, draw, plan, student_record
 from generator.seeding import rng_for, seed_material
 from generator.roster import Student, load_roster
